@@ -1,0 +1,94 @@
+// config.hpp - the listd INI configuration (DESIGN.md "Config"): one file, every key has a
+// default, unknown keys and bad values are errors that name the file, line and key.
+//
+// Syntax: `[section]` headers, `key = value` lines, comments start with `;` or `#` at the
+// start of a line or after whitespace. Keys before any section are global. Relative paths
+// (data_dir, tls files, templates_dir) are resolved against the config file's folder.
+// Callers: every executable (listd, listctl, newlist) through load_config().
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace listd {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Endpoint {
+  std::string host;  // "127.0.0.1", "::1", "0.0.0.0"
+  std::uint16_t port = 0;
+  bool empty() const { return host.empty(); }
+  std::string str() const;
+};
+
+struct Listener {
+  Endpoint listen;
+  Endpoint tls_listen;  // implicit TLS; empty = off
+  std::string tls_cert, tls_key;  // resolved: own value, else [tls]
+};
+
+enum class RelayMode { smarthost, mx, maildir };
+enum class RelayTls { none, opportunistic, required, verify };
+enum class PlaintextAuth { no, loopback, yes };
+
+struct Config {
+  std::filesystem::path file;  // where it was loaded from (empty = defaults only)
+  std::filesystem::path data_dir = "/var/lib/listd";
+  std::string hostname = "lists.mired.org";
+  std::string base_url = "http://lists.mired.org:8080";
+  std::string user = "listd";          // user to drop to when started as root
+  std::filesystem::path templates_dir;  // empty = built-in templates only
+  std::string log_level = "info";       // error | warn | info | debug | trace
+
+  Listener smtp{{"127.0.0.1", 2525}, {}, {}, {}};
+  std::uint64_t smtp_max_message_size = 10485760;
+  Listener lmtp{{"127.0.0.1", 8024}, {}, {}, {}};
+  Listener http{{"127.0.0.1", 8080}, {}, {}, {}};
+  Listener imap{{"127.0.0.1", 1143}, {}, {}, {}};
+  Listener pop3{{"127.0.0.1", 1110}, {}, {}, {}};
+
+  struct Relay {
+    RelayMode mode = RelayMode::maildir;
+    Endpoint host{"127.0.0.1", 25};
+    unsigned connections = 8;
+    unsigned max_recipients = 100;
+    unsigned retry_initial = 300;
+    unsigned retry_max = 3600;
+    unsigned max_queue_age = 432000;
+    RelayTls tls = RelayTls::opportunistic;
+  } relay;
+
+  PlaintextAuth plaintext_auth = PlaintextAuth::loopback;
+  std::string tls_cert, tls_key;  // [tls] defaults
+
+  struct Spool {
+    unsigned workers = 2;       // worker threads for spool processing and delivery
+    unsigned max_attempts = 3;  // recoveries before a message is set aside (SECURITY P5)
+  } spool;
+
+  // Paths derived from data_dir.
+  std::filesystem::path db_path() const { return data_dir / "listd.db"; }
+  std::filesystem::path spool_dir() const { return data_dir / "spool"; }
+  std::filesystem::path archive_dir() const { return data_dir / "archive"; }
+  std::filesystem::path outbox_dir() const { return data_dir / "outbox"; }
+  std::filesystem::path queue_dir() const { return data_dir / "queue"; }
+  std::filesystem::path held_dir() const { return data_dir / "held"; }
+};
+
+// parse_config - parse INI text; `origin` names the file in errors and anchors relative paths.
+// Throws ConfigError("FILE:LINE: key 'x': reason").
+Config parse_config(const std::string& text, const std::filesystem::path& origin);
+
+// load_config - read and parse FILE. Throws ConfigError (also for an unreadable file).
+Config load_config(const std::filesystem::path& file);
+
+// config_path - --config value, else $LISTD_CONFIG, else /etc/listd/listd.conf.
+std::filesystem::path config_path(const std::string& flag_value);
+
+}  // namespace listd

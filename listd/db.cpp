@@ -1,0 +1,191 @@
+// db.cpp - see db.hpp. Migrations are append-only: never edit a released step.
+#include "listd/db.hpp"
+
+#include <SQLiteCpp/Transaction.h>
+#include <sys/stat.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace listd {
+namespace {
+
+const std::vector<const char*> kMigrations = {
+    // 1: the core engine schema.
+    R"SQL(
+CREATE TABLE domains (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created INTEGER NOT NULL
+);
+CREATE TABLE lists (
+  id INTEGER PRIMARY KEY,
+  domain_id INTEGER NOT NULL REFERENCES domains(id),
+  name TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  uidvalidity INTEGER NOT NULL,
+  next_uid INTEGER NOT NULL DEFAULT 1,
+  UNIQUE (domain_id, name)
+);
+CREATE TABLE list_settings (
+  list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (list_id, key)
+) WITHOUT ROWID;
+CREATE TABLE people (
+  id INTEGER PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL DEFAULT '',
+  password_hash TEXT,
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL
+);
+CREATE TABLE memberships (
+  list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('owner', 'moderator', 'member')),
+  delivery TEXT NOT NULL DEFAULT 'regular' CHECK (delivery IN ('regular', 'digest_plain', 'digest_mime')),
+  moderated INTEGER NOT NULL DEFAULT 0,
+  nomail INTEGER NOT NULL DEFAULT 0,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  receive_own INTEGER NOT NULL DEFAULT 1,
+  created INTEGER NOT NULL,
+  PRIMARY KEY (list_id, person_id, role)
+);
+CREATE INDEX memberships_person ON memberships(person_id);
+CREATE TABLE bans (
+  id INTEGER PRIMARY KEY,
+  list_id INTEGER REFERENCES lists(id) ON DELETE CASCADE,  -- NULL: every list
+  pattern TEXT NOT NULL,                                  -- exact address or ^regex
+  created INTEGER NOT NULL,
+  UNIQUE (list_id, pattern)
+);
+CREATE TABLE held_messages (
+  id INTEGER PRIMARY KEY,
+  list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  spool_id TEXT NOT NULL UNIQUE,
+  sender TEXT NOT NULL,
+  subject TEXT NOT NULL DEFAULT '',
+  message_id TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL,
+  path TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  received INTEGER NOT NULL
+);
+CREATE TABLE pending_tokens (
+  token_hash TEXT PRIMARY KEY,
+  action TEXT NOT NULL,
+  list_id INTEGER REFERENCES lists(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  payload TEXT NOT NULL DEFAULT '',
+  created INTEGER NOT NULL,
+  expires INTEGER NOT NULL
+);
+CREATE TABLE delivery_jobs (
+  id INTEGER PRIMARY KEY,
+  list_id INTEGER REFERENCES lists(id) ON DELETE SET NULL,
+  kind TEXT NOT NULL,                 -- post | owner | notice
+  spool_id TEXT NOT NULL,
+  message_path TEXT NOT NULL,         -- data_dir/queue/<file>, LF line ends
+  envelope_from TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  total INTEGER NOT NULL DEFAULT 0,
+  delivered INTEGER NOT NULL DEFAULT 0,
+  deferred INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
+  done INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (spool_id, kind)
+);
+CREATE TABLE delivery_recipients (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES delivery_jobs(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'deferred', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt INTEGER NOT NULL DEFAULT 0,
+  last_reply TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX delivery_recipients_todo ON delivery_recipients(job_id, state, next_attempt);
+CREATE TABLE archive (
+  id INTEGER PRIMARY KEY,
+  list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  spool_id TEXT NOT NULL,
+  message_id TEXT NOT NULL DEFAULT '',
+  date INTEGER NOT NULL,
+  received INTEGER NOT NULL,
+  from_addr TEXT NOT NULL DEFAULT '',
+  from_name TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  in_reply_to TEXT NOT NULL DEFAULT '',
+  refs TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  UNIQUE (list_id, uid),
+  UNIQUE (list_id, spool_id)
+);
+CREATE INDEX archive_msgid ON archive(message_id);
+CREATE TABLE role_queue (
+  id INTEGER PRIMARY KEY,
+  list_id INTEGER REFERENCES lists(id) ON DELETE CASCADE,
+  role TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '',
+  spool_id TEXT NOT NULL UNIQUE,
+  sender TEXT NOT NULL,
+  path TEXT NOT NULL,
+  received INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'new'
+);
+CREATE TABLE processed (
+  spool_id TEXT PRIMARY KEY,
+  outcome TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '',
+  processed_at INTEGER NOT NULL
+);
+CREATE TABLE spool_attempts (
+  spool_id TEXT PRIMARY KEY,
+  attempts INTEGER NOT NULL
+);
+)SQL",
+};
+
+}  // namespace
+
+int db_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+std::unique_ptr<SQLite::Database> db_open(const std::filesystem::path& path, bool create) {
+  int flags = SQLite::OPEN_READWRITE | SQLite::OPEN_FULLMUTEX;
+  if (create) flags |= SQLite::OPEN_CREATE;
+  if (!create && !std::filesystem::exists(path))
+    throw std::runtime_error(path.string() + ": database not found (has the data dir been created?)");
+  mode_t old = ::umask(077);
+  std::unique_ptr<SQLite::Database> db;
+  try {
+    db = std::make_unique<SQLite::Database>(path.string(), flags, 10000);
+  } catch (...) {
+    ::umask(old);
+    throw;
+  }
+  ::umask(old);
+  db->exec("PRAGMA journal_mode=WAL");
+  db->exec("PRAGMA synchronous=FULL");
+  db->exec("PRAGMA foreign_keys=ON");
+  int version = db->execAndGet("PRAGMA user_version").getInt();
+  if (version > db_schema_version())
+    throw std::runtime_error(path.string() + ": schema version " + std::to_string(version) +
+                             " is newer than this build knows (" + std::to_string(db_schema_version()) + ")");
+  while (version < db_schema_version()) {
+    SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    version = db->execAndGet("PRAGMA user_version").getInt();
+    if (version >= db_schema_version()) break;
+    db->exec(kMigrations[static_cast<std::size_t>(version)]);
+    db->exec("PRAGMA user_version=" + std::to_string(version + 1));
+    tx.commit();
+    ++version;
+  }
+  return db;
+}
+
+}  // namespace listd

@@ -1,0 +1,316 @@
+// delivery.cpp - see delivery.hpp.
+#include "listd/delivery.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+#include "listd/db.hpp"
+#include "listd/fsutil.hpp"
+#include "listd/log.hpp"
+
+namespace listd {
+
+MaildirTransport::MaildirTransport(std::filesystem::path outbox, std::string hostname)
+    : dir_(std::move(outbox)), hostname_(std::move(hostname)) {
+  make_private_dir(dir_ / "tmp");
+  make_private_dir(dir_ / "new");
+  make_private_dir(dir_ / "cur");
+}
+
+std::vector<RecipientOutcome> MaildirTransport::deliver(const JobInfo& job, const std::string& message,
+                                                        const std::vector<JobRecipient>& batch) {
+  std::vector<RecipientOutcome> out(batch.size());
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> renames;
+  const std::string return_path = "Return-Path: <" + job.envelope_from + ">\n";
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& r = batch[i];
+    std::string name = std::to_string(job.created) + ".J" + std::to_string(job.id) + "R" + std::to_string(r.id) + "." + hostname_;
+    auto tmp = dir_ / "tmp" / name;
+    std::string head = return_path + "Delivered-To: " + r.address + "\n";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0;
+    auto put = [&](const std::string& s) {
+      std::size_t off = 0;
+      while (ok && off < s.size()) {
+        ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) ok = false;
+        else off += static_cast<std::size_t>(n);
+      }
+    };
+    put(head);
+    put(message);
+    if (ok && ::fsync(fd) != 0) ok = false;
+    if (fd >= 0 && ::close(fd) != 0) ok = false;
+    if (!ok) {
+      int e = errno;
+      ::unlink(tmp.c_str());
+      out[i] = {RecipientResult::deferred, "451 4.3.0 outbox write failed: " + std::system_category().message(e)};
+      continue;
+    }
+    renames.emplace_back(tmp, dir_ / "new" / name);
+  }
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (out[i].result == RecipientResult::deferred) continue;
+    auto& [from, to] = renames[k++];
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      out[i] = {RecipientResult::deferred, "451 4.3.0 outbox rename failed"};
+      ::unlink(from.c_str());
+    } else {
+      out[i] = {RecipientResult::delivered, "250 2.0.0 delivered to maildir"};
+    }
+  }
+  fsync_dir(dir_ / "new");
+  return out;
+}
+
+std::unique_ptr<Transport> make_transport(const Config& cfg) {
+  switch (cfg.relay.mode) {
+    case RelayMode::maildir: return std::make_unique<MaildirTransport>(cfg.outbox_dir(), cfg.hostname);
+    case RelayMode::smarthost:
+    case RelayMode::mx:
+      throw std::runtime_error("relay.mode smarthost/mx: the SMTP relay is not built yet; use relay.mode = maildir");
+  }
+  return nullptr;
+}
+
+namespace {
+
+std::optional<std::int64_t> existing_job(SQLite::Database& db, const std::string& spool_id, const std::string& kind) {
+  SQLite::Statement q(db, "SELECT id FROM delivery_jobs WHERE spool_id = ? AND kind = ?");
+  q.bind(1, spool_id);
+  q.bind(2, kind);
+  if (q.executeStep()) return q.getColumn(0).getInt64();
+  return std::nullopt;
+}
+
+std::int64_t insert_job(SQLite::Database& db, const ListRow* list, const std::string& kind, const std::string& spool_id,
+                        const std::string& message_path, const std::string& envelope_from) {
+  SQLite::Statement q(db,
+                      "INSERT INTO delivery_jobs(list_id, kind, spool_id, message_path, envelope_from, created) "
+                      "VALUES (?,?,?,?,?,?)");
+  if (list) q.bind(1, list->id);
+  else q.bind(1);
+  q.bind(2, kind);
+  q.bind(3, spool_id);
+  q.bind(4, message_path);
+  q.bind(5, envelope_from);
+  q.bind(6, now_unix());
+  q.exec();
+  return db.getLastInsertRowid();
+}
+
+void set_total(SQLite::Database& db, std::int64_t job, int n) {
+  SQLite::Statement q(db, "UPDATE delivery_jobs SET total = ?, done = (? = 0) WHERE id = ?");
+  q.bind(1, n);
+  q.bind(2, n);
+  q.bind(3, job);
+  q.exec();
+}
+
+}  // namespace
+
+std::int64_t job_create_for_members(SQLite::Database& db, const ListRow& list, const std::string& kind,
+                                    const std::string& spool_id, const std::string& message_path,
+                                    const std::string& envelope_from, const std::string& poster) {
+  if (auto id = existing_job(db, spool_id, kind)) return *id;
+  auto job = insert_job(db, &list, kind, spool_id, message_path, envelope_from);
+  // Regular-delivery members, minus nomail/disabled, minus the poster if they opted out of
+  // their own posts (Mailman's receive_own_postings).
+  SQLite::Statement q(db,
+                      "INSERT INTO delivery_recipients(job_id, address) SELECT ?1, p.email FROM memberships m JOIN "
+                      "people p ON p.id = m.person_id WHERE m.list_id = ?2 AND m.role = 'member' AND m.delivery = "
+                      "'regular' AND m.nomail = 0 AND m.disabled = 0 AND NOT (p.email = ?3 AND m.receive_own = 0) "
+                      "ORDER BY substr(p.email, instr(p.email, '@') + 1), p.email");
+  q.bind(1, job);
+  q.bind(2, list.id);
+  q.bind(3, poster);
+  set_total(db, job, q.exec());
+  return job;
+}
+
+std::int64_t job_create_for_role(SQLite::Database& db, const ListRow& list, const std::string& kind,
+                                 const std::string& spool_id, const std::string& message_path,
+                                 const std::string& envelope_from, const std::vector<std::string>& roles) {
+  if (auto id = existing_job(db, spool_id, kind)) return *id;
+  auto job = insert_job(db, &list, kind, spool_id, message_path, envelope_from);
+  int total = 0;
+  for (auto& role : roles) {
+    SQLite::Statement q(db,
+                        "INSERT INTO delivery_recipients(job_id, address) SELECT ?1, p.email FROM memberships m JOIN "
+                        "people p ON p.id = m.person_id WHERE m.list_id = ?2 AND m.role = ?3 AND p.email NOT IN "
+                        "(SELECT address FROM delivery_recipients WHERE job_id = ?1)");
+    q.bind(1, job);
+    q.bind(2, list.id);
+    q.bind(3, role);
+    total += q.exec();
+  }
+  set_total(db, job, total);
+  return job;
+}
+
+std::int64_t job_create_for_addresses(SQLite::Database& db, const ListRow* list, const std::string& kind,
+                                      const std::string& spool_id, const std::string& message_path,
+                                      const std::string& envelope_from, const std::vector<std::string>& addresses) {
+  if (auto id = existing_job(db, spool_id, kind)) return *id;
+  auto job = insert_job(db, list, kind, spool_id, message_path, envelope_from);
+  SQLite::Statement q(db, "INSERT INTO delivery_recipients(job_id, address) VALUES (?, ?)");
+  int total = 0;
+  for (auto& a : addresses) {
+    q.bind(1, job);
+    q.bind(2, a);
+    total += q.exec();
+    q.reset();
+  }
+  set_total(db, job, total);
+  return job;
+}
+
+DeliveryRunner::DeliveryRunner(const Config& cfg, std::unique_ptr<Transport> transport)
+    : cfg_(cfg), transport_(std::move(transport)), db_(db_open(cfg.db_path())) {}
+
+std::size_t DeliveryRunner::run_due() {
+  std::size_t attempted = 0;
+  std::vector<JobInfo> jobs;
+  {
+    SQLite::Statement q(*db_,
+                        "SELECT id, kind, message_path, envelope_from, created FROM delivery_jobs WHERE done = 0 "
+                        "ORDER BY id");
+    while (q.executeStep())
+      jobs.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                      q.getColumn(3).getString(), q.getColumn(4).getInt64()});
+  }
+  for (auto& job : jobs) {
+    std::string message;
+    try {
+      message = read_file(cfg_.data_dir / job.message_path);
+    } catch (const std::exception& e) {
+      log_event(LogLevel::error, "job-message-missing", {{"job", std::to_string(job.id)}, {"error", e.what()}});
+      continue;
+    }
+    while (run_one_batch(job, message)) ++attempted;
+    finish_job(job.id);
+  }
+  return attempted;
+}
+
+bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& message) {
+  std::vector<JobRecipient> batch;
+  {
+    SQLite::Statement q(*db_,
+                        "SELECT id, address, attempts FROM delivery_recipients WHERE job_id = ? AND state IN "
+                        "('pending','deferred') AND next_attempt <= ? ORDER BY id LIMIT ?");
+    q.bind(1, job.id);
+    q.bind(2, now_unix());
+    q.bind(3, static_cast<int>(cfg_.relay.max_recipients));
+    while (q.executeStep())
+      batch.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt()});
+  }
+  if (batch.empty()) return false;
+  auto outcomes = transport_->deliver(job, message, batch);
+  auto now = now_unix();
+  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement upd(*db_,
+                        "UPDATE delivery_recipients SET state = ?, attempts = attempts + 1, next_attempt = ?, "
+                        "last_reply = ? WHERE id = ?");
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& o = outcomes[i];
+    const char* state = "delivered";
+    std::int64_t next = 0;
+    if (o.result == RecipientResult::failed) {
+      state = "failed";
+    } else if (o.result == RecipientResult::deferred) {
+      // Exponential backoff: retry_initial * 2^attempts, capped at retry_max; give up
+      // after max_queue_age (then it counts as failed, for the bounce logic).
+      std::int64_t delay = cfg_.relay.retry_initial;
+      for (int a = 0; a < batch[i].attempts && delay < cfg_.relay.retry_max; ++a) delay *= 2;
+      delay = std::min<std::int64_t>(delay, cfg_.relay.retry_max);
+      state = now - job.created > cfg_.relay.max_queue_age ? "failed" : "deferred";
+      next = now + delay;
+    }
+    upd.bind(1, state);
+    upd.bind(2, next);
+    upd.bind(3, o.reply);
+    upd.bind(4, batch[i].id);
+    upd.exec();
+    upd.reset();
+    log_event(o.result == RecipientResult::delivered ? LogLevel::info : LogLevel::warn, "delivery",
+              {{"job", std::to_string(job.id)}, {"rcpt", batch[i].address}, {"state", state}, {"reply", o.reply}});
+  }
+  tx.commit();
+  // Stop this pass if everything in the batch was deferred (the destination is unhappy).
+  return std::any_of(outcomes.begin(), outcomes.end(),
+                     [](const RecipientOutcome& o) { return o.result != RecipientResult::deferred; });
+}
+
+void DeliveryRunner::finish_job(std::int64_t job_id) {
+  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(*db_,
+                      "UPDATE delivery_jobs SET delivered = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
+                      "AND state = 'delivered'), deferred = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
+                      "AND state = 'deferred'), failed = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
+                      "AND state = 'failed') WHERE id = ?1 RETURNING total, delivered + failed, message_path, kind");
+  q.bind(1, job_id);
+  if (!q.executeStep()) return;
+  bool done = q.getColumn(0).getInt64() == q.getColumn(1).getInt64();
+  std::string path = q.getColumn(2).getString();
+  std::string kind = q.getColumn(3).getString();
+  q.reset();
+  if (done) {
+    SQLite::Statement d(*db_, "UPDATE delivery_jobs SET done = 1 WHERE id = ?");
+    d.bind(1, job_id);
+    d.exec();
+  }
+  tx.commit();
+  if (done) {
+    log_event(LogLevel::info, "job-done", {{"job", std::to_string(job_id)}, {"kind", kind}});
+    std::error_code ec;
+    std::filesystem::remove(cfg_.data_dir / path, ec);
+  }
+}
+
+std::int64_t DeliveryRunner::next_due() {
+  SQLite::Statement q(*db_, "SELECT min(next_attempt) FROM delivery_recipients WHERE state = 'deferred'");
+  if (q.executeStep() && !q.getColumn(0).isNull()) return q.getColumn(0).getInt64();
+  return 0;
+}
+
+std::vector<JobStatus> job_status(SQLite::Database& db, bool include_done) {
+  SQLite::Statement q(db,
+                      "SELECT j.id, coalesce(l.name || '@' || d.name, '-'), j.kind, j.created, j.total, "
+                      "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'delivered'), "
+                      "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'deferred'), "
+                      "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'failed'), "
+                      "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'pending'), "
+                      "(SELECT min(next_attempt) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = "
+                      "'deferred'), j.done FROM delivery_jobs j LEFT JOIN lists l ON l.id = j.list_id LEFT JOIN "
+                      "domains d ON d.id = l.domain_id WHERE ?1 OR j.done = 0 ORDER BY j.id");
+  q.bind(1, include_done ? 1 : 0);
+  std::vector<JobStatus> out;
+  while (q.executeStep()) {
+    JobStatus s;
+    s.id = q.getColumn(0).getInt64();
+    s.list = q.getColumn(1).getString();
+    s.kind = q.getColumn(2).getString();
+    s.created = q.getColumn(3).getInt64();
+    s.total = q.getColumn(4).getInt64();
+    s.delivered = q.getColumn(5).getInt64();
+    s.deferred = q.getColumn(6).getInt64();
+    s.failed = q.getColumn(7).getInt64();
+    s.pending = q.getColumn(8).getInt64();
+    s.next_retry = q.getColumn(9).isNull() ? 0 : q.getColumn(9).getInt64();
+    s.done = q.getColumn(10).getInt() != 0;
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace listd

@@ -1,0 +1,112 @@
+// delivery.hpp - delivery jobs (SQLite rows) and the agents that carry them out.
+//
+// A job is one outgoing message (data_dir/queue/<file>, LF line ends, rendered once) plus
+// one row per recipient in delivery_recipients. job_create() runs inside the caller's
+// transaction and fills the recipients with one INSERT ... SELECT, so a 100,000-member list
+// is never held in memory. The delivery loop (DeliveryRunner) takes due recipients in
+// batches of relay.max_recipients, hands each batch to a Transport, and commits the result
+// of every batch before taking the next: after a crash only the batch in flight can be
+// repeated (SECURITY P4). The maildir transport writes deterministic file names, so even
+// that repetition replaces files instead of duplicating them.
+// The SMTP transports (smarthost, mx) implement the same Transport interface.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "listd/config.hpp"
+#include "listd/store.hpp"
+
+namespace listd {
+
+struct JobRecipient {
+  std::int64_t id = 0;
+  std::string address;
+  int attempts = 0;
+};
+
+struct JobInfo {
+  std::int64_t id = 0;
+  std::string kind;
+  std::string message_path;
+  std::string envelope_from;
+  std::int64_t created = 0;
+};
+
+enum class RecipientResult { delivered, deferred, failed };
+
+struct RecipientOutcome {
+  RecipientResult result = RecipientResult::delivered;
+  std::string reply;  // the SMTP reply or local error text
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // deliver - one batch of one job; `message` is the job's message (LF). Returns one outcome
+  // per recipient, in order. Must not throw for per-recipient trouble.
+  virtual std::vector<RecipientOutcome> deliver(const JobInfo& job, const std::string& message,
+                                                const std::vector<JobRecipient>& batch) = 0;
+};
+
+// MaildirTransport - relay.mode = maildir: data_dir/outbox/new/<created>.J<job>R<rcpt>.<host>,
+// each with Return-Path and Delivered-To prepended (as Postfix local(8) does).
+class MaildirTransport : public Transport {
+ public:
+  MaildirTransport(std::filesystem::path outbox, std::string hostname);
+  std::vector<RecipientOutcome> deliver(const JobInfo& job, const std::string& message,
+                                        const std::vector<JobRecipient>& batch) override;
+
+ private:
+  std::filesystem::path dir_;
+  std::string hostname_;
+};
+
+// job_create_* - inside the caller's transaction. Each returns the job id (the existing one
+// if this spool id + kind was already queued, which makes a retry after a crash harmless).
+std::int64_t job_create_for_members(SQLite::Database& db, const ListRow& list, const std::string& kind,
+                                    const std::string& spool_id, const std::string& message_path,
+                                    const std::string& envelope_from, const std::string& poster);
+std::int64_t job_create_for_role(SQLite::Database& db, const ListRow& list, const std::string& kind,
+                                 const std::string& spool_id, const std::string& message_path,
+                                 const std::string& envelope_from, const std::vector<std::string>& roles);
+
+std::int64_t job_create_for_addresses(SQLite::Database& db, const ListRow* list, const std::string& kind,
+                                      const std::string& spool_id, const std::string& message_path,
+                                      const std::string& envelope_from, const std::vector<std::string>& addresses);
+
+// DeliveryRunner - runs due batches until none is left (run_due) using its own connection.
+class DeliveryRunner {
+ public:
+  DeliveryRunner(const Config& cfg, std::unique_ptr<Transport> transport);
+  // run_due - deliver every due recipient; returns how many batches were attempted.
+  std::size_t run_due();
+  // next_due - unix time of the earliest deferred recipient, 0 if none.
+  std::int64_t next_due();
+
+ private:
+  bool run_one_batch(const JobInfo& job, const std::string& message);
+  void finish_job(std::int64_t job_id);
+  const Config& cfg_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+std::unique_ptr<Transport> make_transport(const Config& cfg);
+
+// Row for `listctl queue`.
+struct JobStatus {
+  std::int64_t id = 0;
+  std::string list, kind;
+  std::int64_t created = 0, total = 0, delivered = 0, deferred = 0, failed = 0, pending = 0;
+  std::int64_t next_retry = 0;
+  bool done = false;
+};
+std::vector<JobStatus> job_status(SQLite::Database& db, bool include_done);
+
+}  // namespace listd

@@ -1,0 +1,286 @@
+// pipeline.cpp - see pipeline.hpp.
+#include "listd/pipeline.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include "listd/archive.hpp"
+#include "listd/db.hpp"
+#include "listd/decorate.hpp"
+#include "listd/delivery.hpp"
+#include "listd/fsutil.hpp"
+#include "listd/log.hpp"
+#include "listd/message.hpp"
+#include "listd/router.hpp"
+#include "listd/rules.hpp"
+#include "listd/store.hpp"
+#include "smtp/address.hpp"
+
+namespace listd {
+
+Processor::Processor(const Config& cfg, const Templates& templates)
+    : cfg_(cfg), templates_(templates), spool_(cfg.spool_dir()), db_(db_open(cfg.db_path())) {
+  make_private_dir(cfg_.queue_dir());
+  make_private_dir(cfg_.queue_dir() / "tmp");
+  make_private_dir(cfg_.held_dir());
+  make_private_dir(cfg_.held_dir() / "tmp");
+  make_private_dir(cfg_.archive_dir());
+  mime_init();
+}
+
+std::size_t Processor::process_pending(const std::atomic<bool>* stop) {
+  std::size_t n = 0;
+  for (auto& id : spool_.pending()) {
+    if (stop && stop->load()) break;
+    process(id);
+    ++n;
+  }
+  return n;
+}
+
+void Processor::mark_processed(const std::string& spool_id, const ProcessResult& r) {
+  SQLite::Statement q(*db_, "INSERT OR IGNORE INTO processed(spool_id, outcome, detail, processed_at) VALUES (?,?,?,?)");
+  q.bind(1, spool_id);
+  q.bind(2, r.outcome);
+  q.bind(3, r.detail);
+  q.bind(4, now_unix());
+  q.exec();
+}
+
+ProcessResult Processor::process(const std::string& spool_id) {
+  {
+    SQLite::Statement q(*db_, "SELECT outcome FROM processed WHERE spool_id = ?");
+    q.bind(1, spool_id);
+    if (q.executeStep()) {
+      // Effects committed before a crash: only the spool file was left.
+      spool_.remove(spool_id);
+      return {"duplicate", q.getColumn(0).getString()};
+    }
+  }
+  int attempts = 0;
+  {
+    SQLite::Statement q(*db_,
+                        "INSERT INTO spool_attempts(spool_id, attempts) VALUES (?, 1) ON CONFLICT(spool_id) DO UPDATE "
+                        "SET attempts = attempts + 1 RETURNING attempts");
+    q.bind(1, spool_id);
+    q.executeStep();
+    attempts = q.getColumn(0).getInt();
+  }
+  auto set_aside = [&](const std::string& why) {
+    ProcessResult r{"set-aside", why};
+    spool_.set_aside(spool_id, why);
+    mark_processed(spool_id, r);
+    log_event(LogLevel::error, "set-aside", {{"spool", spool_id}, {"reason", why}});
+    return r;
+  };
+  if (attempts > static_cast<int>(cfg_.spool.max_attempts))
+    return set_aside("failed " + std::to_string(attempts - 1) + " times; see earlier log lines");
+  SpoolEntry entry;
+  try {
+    entry = spool_.read(spool_id);
+  } catch (const SpoolCorrupt& e) {
+    return set_aside(std::string("corrupt spool entry: ") + e.what());
+  }
+  ProcessResult r;
+  try {
+    r = process_entry(entry);
+  } catch (const std::exception& e) {
+    // Left in the spool: the next pass retries it, up to max_attempts.
+    log_event(LogLevel::error, "process-failed", {{"spool", spool_id}, {"attempt", std::to_string(attempts)}, {"error", e.what()}});
+    return {"error", e.what()};
+  }
+  spool_.remove(spool_id);
+  {
+    SQLite::Statement q(*db_, "DELETE FROM spool_attempts WHERE spool_id = ?");
+    q.bind(1, spool_id);
+    q.exec();
+  }
+  return r;
+}
+
+namespace {
+
+struct Ctx {
+  const Config& cfg;
+  SQLite::Database& db;
+  Store store;
+};
+
+std::string footer_for(const Templates& t, const ListRow& list, const Config& cfg) {
+  TemplateVars vars{{"list_name", list.name},
+                    {"list_host", list.host},
+                    {"list_address", list.address()},
+                    {"description", list.settings.description},
+                    {"base_url", cfg.base_url},
+                    {"list_url", cfg.base_url + "/lists/" + list.address()},
+                    {"archive_url", list.settings.archive ? cfg.base_url + "/lists/" + list.address() + "/archive" : ""}};
+  std::string error;
+  std::string out = list.settings.footer.empty() ? t.render("mail/footer.txt", vars, &error)
+                                                 : Templates::render_text(list.settings.footer, vars, &error);
+  if (!error.empty()) {
+    log_event(LogLevel::warn, "footer-template-error", {{"list", list.address()}, {"error", error}});
+    out = t.render("mail/footer.txt", vars);
+  }
+  return out;
+}
+
+}  // namespace
+
+ProcessResult Processor::process_entry(const SpoolEntry& e) {
+  const auto& id = e.env.id;
+  Store store(*db_);
+  auto route = route_address(e.env.recipient, [&](const std::string& n, const std::string& h) {
+    return store.find_list(n, h).has_value();
+  });
+  if (!route) {
+    ProcessResult r{"unroutable", "no list for " + e.env.recipient};
+    mark_processed(id, r);
+    log_event(LogLevel::warn, "unroutable", {{"spool", id}, {"rcpt", e.env.recipient}});
+    return r;
+  }
+  ListRow list = *store.find_list(route->list_name, route->host);
+  const std::string bounces = list.name + "-bounces@" + list.host;
+  log_event(LogLevel::info, "routed",
+            {{"spool", id}, {"list", list.address()}, {"role", to_string(route->role)}, {"sender", e.env.sender},
+             {"size", std::to_string(e.message.size())}});
+
+  if (route->role == Role::owner) {
+    // Mail to NAME-owner reaches the owners, unchanged (loops stopped by X-BeenThere).
+    auto info = message_info(e.message);
+    for (auto& b : info.been_there)
+      if (b == list.name + "-owner@" + list.host) {
+        ProcessResult r{"discarded", "owner loop"};
+        mark_processed(id, r);
+        return r;
+      }
+    std::string rel = "queue/" + id + ".owner.eml";
+    std::string hdr = "X-BeenThere: " + list.name + "-owner@" + list.host + "\n";
+    write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), id + ".owner.eml", {hdr, e.message});
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    auto job = job_create_for_role(*db_, list, "owner", id, rel, bounces, {"owner"});
+    ProcessResult r{"queued", "owner job " + std::to_string(job)};
+    mark_processed(id, r);
+    tx.commit();
+    log_event(LogLevel::info, "owner-mail", {{"spool", id}, {"list", list.address()}, {"job", std::to_string(job)}});
+    return r;
+  }
+
+  if (route->role != Role::post) {
+    // -request, -join, -leave, -bounces, -confirm: kept for the command and bounce
+    // handlers (role_queue), never dropped.
+    std::string rel = "queue/" + id + "." + to_string(route->role) + ".eml";
+    write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), id + "." + to_string(route->role) + ".eml", {e.message});
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement q(*db_,
+                        "INSERT OR IGNORE INTO role_queue(list_id, role, detail, spool_id, sender, path, received) "
+                        "VALUES (?,?,?,?,?,?,?)");
+    q.bind(1, list.id);
+    q.bind(2, to_string(route->role));
+    q.bind(3, route->detail);
+    q.bind(4, id);
+    q.bind(5, e.env.sender);
+    q.bind(6, rel);
+    q.bind(7, e.env.received);
+    q.exec();
+    ProcessResult r{"queued", to_string(route->role)};
+    mark_processed(id, r);
+    tx.commit();
+    log_event(LogLevel::info, "queued", {{"spool", id}, {"list", list.address()}, {"role", to_string(route->role)}});
+    return r;
+  }
+
+  // A post.
+  MessageInfo info = message_info(e.message);
+  PostFacts facts;
+  facts.list_address = list.address();
+  facts.list_id = list.name + "." + list.host;
+  facts.settings = &list.settings;
+  facts.info = &info;
+  // The poster: From:, then Sender:, then the envelope sender; a member under any of them counts.
+  std::vector<std::string> candidates;
+  for (const std::string* a : std::initializer_list<const std::string*>{&info.from_address, &info.sender_address, &e.env.sender})
+    if (auto n = smtp::normalize_address(*a)) candidates.push_back(*n);
+  facts.sender = candidates.empty() ? std::string() : candidates.front();
+  for (auto& c : candidates) {
+    if (auto m = store.membership(list, c)) {
+      facts.sender_is_member = true;
+      facts.sender_moderated = m->moderated;
+      facts.sender = c;
+      break;
+    }
+  }
+  for (auto& c : candidates) facts.sender_banned = facts.sender_banned || store.is_banned(list, c);
+  Decision d = evaluate_post(facts);
+
+  std::optional<std::string> decorated;
+  if (d.verdict == Verdict::accept) {
+    ListIdentity ident{list.name, list.host, list.settings.description, cfg_.base_url};
+    DecorateOptions opts;
+    opts.subject_prefix = list.settings.subject_prefix;
+    opts.reply_to = list.settings.reply_to == "list"      ? ReplyToPolicy::list
+                    : list.settings.reply_to == "address" ? ReplyToPolicy::address
+                                                          : ReplyToPolicy::none;
+    opts.reply_to_address = list.settings.reply_to_address;
+    opts.archive = list.settings.archive;
+    decorated = decorate_headers(e.message, ident, opts);
+    if (!decorated) d = Decision{Verdict::hold, "unparsable", "message could not be parsed as RFC 5322"};
+  }
+
+  if (d.verdict == Verdict::hold) {
+    std::string name = id + ".eml";
+    write_durable(cfg_.held_dir() / "tmp", cfg_.held_dir(), name, {e.message});
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement q(*db_,
+                        "INSERT OR IGNORE INTO held_messages(list_id, spool_id, sender, subject, message_id, reason, "
+                        "path, size, received) VALUES (?,?,?,?,?,?,?,?,?)");
+    q.bind(1, list.id);
+    q.bind(2, id);
+    q.bind(3, facts.sender);
+    q.bind(4, info.subject);
+    q.bind(5, info.message_id);
+    q.bind(6, d.reason);
+    q.bind(7, "held/" + name);
+    q.bind(8, static_cast<std::int64_t>(e.message.size()));
+    q.bind(9, e.env.received);
+    q.exec();
+    ProcessResult r{"held", d.rule + ": " + d.reason};
+    mark_processed(id, r);
+    tx.commit();
+    log_event(LogLevel::info, "held",
+              {{"spool", id}, {"list", list.address()}, {"rule", d.rule}, {"reason", d.reason}, {"sender", facts.sender}});
+    return r;
+  }
+  if (d.verdict == Verdict::reject || d.verdict == Verdict::discard) {
+    ProcessResult r{d.verdict == Verdict::reject ? "rejected" : "discarded", d.rule + ": " + d.reason};
+    mark_processed(id, r);
+    log_event(LogLevel::info, r.outcome, {{"spool", id}, {"list", list.address()}, {"rule", d.rule}, {"reason", d.reason}});
+    return r;
+  }
+
+  // Accepted: archive copy (list headers, no footer), then the delivered copy (with footer).
+  std::string archive_rel;
+  if (list.settings.archive)
+    archive_rel = archive_write(cfg_.archive_dir(), list, id, e.env.received, cfg_.hostname, *decorated);
+  std::string out = add_footer(*decorated, footer_for(templates_, list, cfg_));
+  std::string qname = id + ".post.eml";
+  write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), qname, {out});
+
+  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  std::int64_t uid = 0;
+  if (!archive_rel.empty()) {
+    MessageInfo ainfo = info;
+    ainfo.subject = message_info(*decorated).subject;
+    ainfo.size = decorated->size();
+    uid = archive_index(*db_, list, id, archive_rel, ainfo, e.env.received);
+  }
+  auto job = job_create_for_members(*db_, list, "post", id, "queue/" + qname, bounces, facts.sender);
+  ProcessResult r{"accepted", "job " + std::to_string(job)};
+  mark_processed(id, r);
+  tx.commit();
+  log_event(LogLevel::info, "accepted",
+            {{"spool", id}, {"list", list.address()}, {"uid", std::to_string(uid)}, {"job", std::to_string(job)},
+             {"message_id", info.message_id}});
+  return r;
+}
+
+}  // namespace listd

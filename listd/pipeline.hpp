@@ -1,0 +1,48 @@
+// pipeline.hpp - processes one spool entry end to end: route -> rules -> decorate ->
+// archive -> delivery job (or hold / reject / discard / queue for the command handlers).
+//
+// Idempotent by spool id: every effect is either a file with a name derived from the spool
+// id (replaced, not duplicated, on a retry) or a row written in the one transaction that also
+// inserts `processed(spool_id)`. The spool entry is removed only after that commit. A retry
+// of an entry already in `processed` just removes it. An entry that failed
+// Config::spool.max_attempts times is set aside (spool/bad/) so it cannot crash-loop the
+// daemon (SECURITY P5).
+// Not thread-safe: one Processor per thread/strand (it owns a database connection).
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "listd/config.hpp"
+#include "listd/spool.hpp"
+#include "listd/templates.hpp"
+
+namespace listd {
+
+struct ProcessResult {
+  std::string outcome;  // accepted | held | rejected | discarded | queued | unroutable | corrupt | set-aside | duplicate
+  std::string detail;
+};
+
+class Processor {
+ public:
+  Processor(const Config& cfg, const Templates& templates);
+  ProcessResult process(const std::string& spool_id);
+  // process_pending - every entry in spool/new, oldest first, until `stop` becomes true;
+  // returns how many were processed.
+  std::size_t process_pending(const std::atomic<bool>* stop = nullptr);
+  const Spool& spool() const { return spool_; }
+
+ private:
+  ProcessResult process_entry(const SpoolEntry& e);
+  void mark_processed(const std::string& spool_id, const ProcessResult& r);
+  const Config& cfg_;
+  const Templates& templates_;
+  Spool spool_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+}  // namespace listd

@@ -1,0 +1,153 @@
+// pipeline_test.cpp - a spool entry through route, rules, decoration, archive and the
+// maildir outbox, on a temporary data dir; and idempotence when processing repeats.
+#include <gtest/gtest.h>
+
+#include <SQLiteCpp/Statement.h>
+
+#include "listd/db.hpp"
+#include "listd/delivery.hpp"
+#include "listd/fsutil.hpp"
+#include "listd/pipeline.hpp"
+#include "listd/store.hpp"
+#include "test_util.hpp"
+
+using namespace listd;
+
+namespace {
+
+std::size_t count_files(const std::filesystem::path& d) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(d, ec); !ec && it != std::filesystem::directory_iterator(); ++it)
+    if (it->is_regular_file()) ++n;
+  return n;
+}
+
+struct Env {
+  test::TempDir dir;
+  Config cfg;
+  Templates templates;
+  std::unique_ptr<SQLite::Database> db;
+  Env() {
+    cfg.data_dir = dir.path();
+    cfg.hostname = "lists.mired.org";
+    db = db_open(cfg.db_path(), true);
+    Store s(*db);
+    auto l = s.create_list("mi_lista", "lists.mired.org", "ana@mired.org");
+    s.add_members(l, {"ana@mired.org", "bob@mired.org"});
+  }
+  std::string spool(const std::string& msg, const std::string& rcpt = "mi_lista@lists.mired.org",
+                    const std::string& sender = "ana@mired.org") {
+    Spool sp(cfg.spool_dir());
+    SpoolEnvelope e;
+    e.via = "inject";
+    e.sender = sender;
+    e.recipient = rcpt;
+    return sp.commit(e, msg);
+  }
+  int scalar(const std::string& sql) { return db->execAndGet(sql).getInt(); }
+};
+
+const char* kPost =
+    "From: Ana <ana@mired.org>\nTo: mi_lista@lists.mired.org\nSubject: Hola\nMessage-ID: <p1@mired.org>\n"
+    "Date: Sat, 28 Nov 2026 10:00:00 +0000\n\nHola a todos.\n";
+
+}  // namespace
+
+TEST(Pipeline, MemberPostIsArchivedAndDelivered) {
+  Env env;
+  auto id = env.spool(kPost);
+  Processor p(env.cfg, env.templates);
+  auto r = p.process(id);
+  EXPECT_EQ(r.outcome, "accepted") << r.detail;
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM archive"), 1);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM delivery_recipients"), 2);
+  EXPECT_TRUE(p.spool().pending().empty());
+  EXPECT_EQ(count_files(env.cfg.archive_dir() / "mi_lista@lists.mired.org" / "cur"), 1u);
+
+  DeliveryRunner runner(env.cfg, make_transport(env.cfg));
+  runner.run_due();
+  auto outbox = env.cfg.outbox_dir() / "new";
+  ASSERT_EQ(count_files(outbox), 2u);
+  for (auto& f : std::filesystem::directory_iterator(outbox)) {
+    auto text = read_file(f.path());
+    EXPECT_EQ(text.rfind("Return-Path: <mi_lista-bounces@lists.mired.org>\nDelivered-To: ", 0), 0u) << text;
+    EXPECT_NE(text.find("Subject: [mi_lista] Hola"), std::string::npos) << text;
+    EXPECT_NE(text.find("List-Id: "), std::string::npos);
+    EXPECT_NE(text.find("Precedence: list"), std::string::npos);
+    EXPECT_NE(text.find("To unsubscribe send an email to mi_lista-leave@lists.mired.org"), std::string::npos);
+  }
+  EXPECT_EQ(env.scalar("SELECT done FROM delivery_jobs"), 1);
+}
+
+TEST(Pipeline, ProcessingTwiceHasNoSecondEffect) {
+  Env env;
+  auto id = env.spool(kPost);
+  // Simulate a crash after the commit but before the spool file was removed: copy it back.
+  auto saved = read_file(env.cfg.spool_dir() / "new" / id);
+  Processor p(env.cfg, env.templates);
+  EXPECT_EQ(p.process(id).outcome, "accepted");
+  write_durable(env.cfg.spool_dir() / "tmp", env.cfg.spool_dir() / "new", id, {saved});
+  EXPECT_EQ(p.process(id).outcome, "duplicate");
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM archive"), 1);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM delivery_jobs"), 1);
+  EXPECT_TRUE(p.spool().pending().empty());
+}
+
+TEST(Pipeline, NonmemberHeldByDefault) {
+  Env env;
+  auto id = env.spool("From: eve@example.org\nSubject: spam\n\nbuy\n", "mi_lista@lists.mired.org", "eve@example.org");
+  Processor p(env.cfg, env.templates);
+  auto r = p.process(id);
+  EXPECT_EQ(r.outcome, "held");
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM held_messages"), 1);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM archive"), 0);
+  EXPECT_EQ(count_files(env.cfg.held_dir()), 1u);
+}
+
+TEST(Pipeline, OwnLoopDiscarded) {
+  Env env;
+  std::string looped = std::string("List-Id: <mi_lista.lists.mired.org>\n") + kPost;
+  Processor p(env.cfg, env.templates);
+  EXPECT_EQ(p.process(env.spool(looped)).outcome, "discarded");
+}
+
+TEST(Pipeline, OtherRolesQueuedNotDropped) {
+  Env env;
+  Processor p(env.cfg, env.templates);
+  EXPECT_EQ(p.process(env.spool("Subject: subscribe\n\n", "mi_lista-request@lists.mired.org")).outcome, "queued");
+  EXPECT_EQ(p.process(env.spool("Subject: x\n\n", "mi_lista-join@lists.mired.org")).outcome, "queued");
+  EXPECT_EQ(p.process(env.spool("Subject: x\n\n", "mi_lista-bounces+bob=mired.org@lists.mired.org")).outcome, "queued");
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM role_queue"), 3);
+  EXPECT_EQ(p.process(env.spool("Subject: help\n\nplease\n", "mi_lista-owner@lists.mired.org")).outcome, "queued");
+  EXPECT_EQ(env.scalar("SELECT total FROM delivery_jobs WHERE kind = 'owner'"), 1);
+}
+
+TEST(Pipeline, CorruptEntrySetAside) {
+  Env env;
+  Spool sp(env.cfg.spool_dir());
+  write_durable(env.cfg.spool_dir() / "tmp", sp.new_dir(), "00000000.bad", {"garbage"});
+  Processor p(env.cfg, env.templates);
+  EXPECT_EQ(p.process("00000000.bad").outcome, "set-aside");
+  EXPECT_TRUE(p.spool().pending().empty());
+  EXPECT_TRUE(std::filesystem::exists(env.cfg.spool_dir() / "bad" / "00000000.bad"));
+}
+
+TEST(Pipeline, GarbageAndHeaderlessMessagesHaveADefinedOutcome) {
+  Env env;
+  Processor p(env.cfg, env.templates);
+  std::string binary;
+  for (int i = 0; i < 4096; ++i) binary.push_back(static_cast<char>((i * 131) & 0xff));
+  for (const std::string& m : {std::string("no headers at all, just text\n"), binary, std::string("\n\n\n"),
+                               std::string("Subject: \xff\xfe bad 8-bit\nFrom: \x80@x\n\nbody\n")}) {
+    auto r = p.process(env.spool(m));
+    EXPECT_TRUE(r.outcome == "accepted" || r.outcome == "held") << r.outcome << " " << r.detail;
+  }
+  EXPECT_TRUE(p.spool().pending().empty());
+}
+
+TEST(Pipeline, UnknownListIsUnroutable) {
+  Env env;
+  Processor p(env.cfg, env.templates);
+  EXPECT_EQ(p.process(env.spool(kPost, "nosuch@lists.mired.org")).outcome, "unroutable");
+}

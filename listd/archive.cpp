@@ -22,7 +22,8 @@ std::string archive_write(const std::filesystem::path& archive_dir, const ListRo
   auto dir = archive_maildir(archive_dir, list);
   std::string unique = spool_id;
   std::replace(unique.begin(), unique.end(), '.', '_');
-  std::string name = std::to_string(received) + ".M" + unique + "." + hostname + ",S=" + std::to_string(message.size()) + ":2,";
+  std::string name =
+      std::to_string(received) + ".M" + unique + "." + hostname + ",S=" + std::to_string(message.size()) + ":2,";
   write_durable(dir / "tmp", dir / "cur", name, {message});
   return list.address() + "/cur/" + name;
 }

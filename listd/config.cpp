@@ -30,16 +30,13 @@ std::string strip_comment(const std::string& line) {
 struct Ctx {
   std::string where;  // "FILE:LINE"
   std::string key;
-  [[noreturn]] void fail(const std::string& why) const {
-    throw ConfigError(where + ": key '" + key + "': " + why);
-  }
+  [[noreturn]] void fail(const std::string& why) const { throw ConfigError(where + ": key '" + key + "': " + why); }
 };
 
 std::uint64_t parse_uint(const Ctx& c, const std::string& v, std::uint64_t min, std::uint64_t max) {
   std::uint64_t n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size() || v.empty())
-    c.fail("expected a whole number, got '" + v + "'");
+  if (ec != std::errc() || p != v.data() + v.size() || v.empty()) c.fail("expected a whole number, got '" + v + "'");
   if (n < min || n > max)
     c.fail("value " + v + " out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]");
   return n;
@@ -160,8 +157,12 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
     cfg.plaintext_auth = parse_enum<PlaintextAuth>(
         c, v, {{"no", PlaintextAuth::no}, {"loopback", PlaintextAuth::loopback}, {"yes", PlaintextAuth::yes}});
   };
-  t["tls.tls_cert"] = [origin](Config& cfg, const Ctx&, const std::string& v) { cfg.tls_cert = resolve(origin, v).string(); };
-  t["tls.tls_key"] = [origin](Config& cfg, const Ctx&, const std::string& v) { cfg.tls_key = resolve(origin, v).string(); };
+  t["tls.tls_cert"] = [origin](Config& cfg, const Ctx&, const std::string& v) {
+    cfg.tls_cert = resolve(origin, v).string();
+  };
+  t["tls.tls_key"] = [origin](Config& cfg, const Ctx&, const std::string& v) {
+    cfg.tls_key = resolve(origin, v).string();
+  };
   t["spool.workers"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.spool.workers = static_cast<unsigned>(parse_uint(c, v, 1, 64));
   };
@@ -182,7 +183,8 @@ Config parse_config(const std::string& text, const std::filesystem::path& origin
   Config cfg;
   cfg.file = origin;
   auto table = key_table(origin);
-  static const std::vector<std::string> sections = {"smtp", "lmtp", "http", "imap", "pop3", "relay", "auth", "tls", "spool"};
+  static const std::vector<std::string> sections = {"smtp",  "lmtp", "http", "imap", "pop3",
+                                                    "relay", "auth", "tls",  "spool"};
   std::istringstream in(text);
   std::string raw, section;
   int lineno = 0;
@@ -218,7 +220,8 @@ Config parse_config(const std::string& text, const std::filesystem::path& origin
     c.key = full;
     auto it = table.find(full);
     if (it == table.end()) c.fail("unknown key");
-    if (auto s = seen.find(full); s != seen.end()) c.fail("set twice (first at line " + std::to_string(s->second) + ")");
+    if (auto s = seen.find(full); s != seen.end())
+      c.fail("set twice (first at line " + std::to_string(s->second) + ")");
     seen[full] = lineno;
     it->second(cfg, c, value);
   }

@@ -29,7 +29,7 @@ struct Endpoint {
 
 struct Listener {
   Endpoint listen;
-  Endpoint tls_listen;  // implicit TLS; empty = off
+  Endpoint tls_listen;            // implicit TLS; empty = off
   std::string tls_cert, tls_key;  // resolved: own value, else [tls]
 };
 
@@ -42,7 +42,7 @@ struct Config {
   std::filesystem::path data_dir = "/var/lib/listd";
   std::string hostname = "lists.mired.org";
   std::string base_url = "http://lists.mired.org:8080";
-  std::string user = "listd";          // user to drop to when started as root
+  std::string user = "listd";           // user to drop to when started as root
   std::filesystem::path templates_dir;  // empty = built-in templates only
   std::string log_level = "info";       // error | warn | info | debug | trace
 

@@ -152,7 +152,9 @@ CREATE TABLE spool_attempts (
 
 }  // namespace
 
-int db_schema_version() { return static_cast<int>(kMigrations.size()); }
+int db_schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
 
 std::unique_ptr<SQLite::Database> db_open(const std::filesystem::path& path, bool create) {
   int flags = SQLite::OPEN_READWRITE | SQLite::OPEN_FULLMUTEX;

@@ -70,7 +70,9 @@ bool is_ascii(std::string_view s) {
   return true;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -194,9 +196,8 @@ std::string format_fields(const std::vector<std::pair<std::string, std::string>>
 }
 
 constexpr const char* kReplacedHeaders[] = {
-    "List-Id",        "List-Post",        "List-Help",
-    "List-Subscribe", "List-Unsubscribe", "List-Unsubscribe-Post",
-    "List-Archive",   "List-Owner",       "Precedence",
+    "List-Id",      "List-Post",  "List-Help",  "List-Subscribe", "List-Unsubscribe", "List-Unsubscribe-Post",
+    "List-Archive", "List-Owner", "Precedence",
 };
 
 // 64-bit FNV-1a; stable across runs and platforms, unlike std::hash.
@@ -214,8 +215,7 @@ std::uint64_t fnv1a(std::string_view data, std::uint64_t salt) {
 std::string wrapper_boundary(std::string_view message) {
   for (std::uint64_t salt = 0;; ++salt) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "=_listd_%016llx",
-                  static_cast<unsigned long long>(fnv1a(message, salt)));
+    std::snprintf(buf, sizeof buf, "=_listd_%016llx", static_cast<unsigned long long>(fnv1a(message, salt)));
     if (message.find(buf) == std::string_view::npos) return buf;
   }
 }
@@ -226,12 +226,10 @@ GPtr<GMimeObject> footer_part(const std::string& footer) {
   GPtr<GMimeObject> part(GMIME_OBJECT(g_mime_text_part_new_with_subtype("plain")));
   g_mime_text_part_set_charset(GMIME_TEXT_PART(part.get()), "utf-8");
   GPtr<GMimeStream> data(g_mime_stream_mem_new_with_buffer(footer.data(), footer.size()));
-  GPtr<GMimeDataWrapper> wrapper(
-      g_mime_data_wrapper_new_with_stream(data.get(), GMIME_CONTENT_ENCODING_DEFAULT));
+  GPtr<GMimeDataWrapper> wrapper(g_mime_data_wrapper_new_with_stream(data.get(), GMIME_CONTENT_ENCODING_DEFAULT));
   g_mime_part_set_content(GMIME_PART(part.get()), wrapper.get());
   g_mime_part_set_content_encoding(
-      GMIME_PART(part.get()),
-      is_ascii(footer) ? GMIME_CONTENT_ENCODING_7BIT : GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+      GMIME_PART(part.get()), is_ascii(footer) ? GMIME_CONTENT_ENCODING_7BIT : GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
   g_mime_object_set_disposition(part.get(), "inline");
   return part;
 }
@@ -247,17 +245,17 @@ std::string decoded_content(GMimePart* part) {
 }
 
 bool is_ascii_charset(std::string_view cs) {
-  return cs.empty() || cs == "us-ascii" || cs == "ascii" || cs == "ansi_x3.4-1968" ||
-         cs == "iso646-us" || cs == "us";
+  return cs.empty() || cs == "us-ascii" || cs == "ascii" || cs == "ansi_x3.4-1968" || cs == "iso646-us" || cs == "us";
 }
 
-bool is_utf8_charset(std::string_view cs) { return cs == "utf-8" || cs == "utf8"; }
+bool is_utf8_charset(std::string_view cs) {
+  return cs == "utf-8" || cs == "utf8";
+}
 
 // Charsets where a byte-wise "\n" test and plain concatenation would be wrong.
 bool is_wide_charset(std::string_view cs) {
-  return cs.find("utf-16") != std::string_view::npos ||
-         cs.find("utf-32") != std::string_view::npos || cs.find("ucs") != std::string_view::npos ||
-         cs.find("utf-7") != std::string_view::npos;
+  return cs.find("utf-16") != std::string_view::npos || cs.find("utf-32") != std::string_view::npos ||
+         cs.find("ucs") != std::string_view::npos || cs.find("utf-7") != std::string_view::npos;
 }
 
 // RFC 3676 §4.2/§4.4: footer lines must end without a space (or they would flow into the
@@ -331,8 +329,8 @@ Appended append_to_text_part(GMimePart* part, const std::string& footer) {
   } else {
     GError* err = nullptr;
     gsize written = 0;
-    GChars converted(g_convert(add.data(), static_cast<gssize>(add.size()), charset.c_str(),
-                               "UTF-8", nullptr, &written, &err));
+    GChars converted(
+        g_convert(add.data(), static_cast<gssize>(add.size()), charset.c_str(), "UTF-8", nullptr, &written, &err));
     if (err != nullptr || !converted) {
       if (err != nullptr) g_error_free(err);
       return Appended::no;
@@ -342,8 +340,7 @@ Appended append_to_text_part(GMimePart* part, const std::string& footer) {
 
   std::string text = body + encoded;
   GPtr<GMimeStream> data(g_mime_stream_mem_new_with_buffer(text.data(), text.size()));
-  GPtr<GMimeDataWrapper> wrapper(
-      g_mime_data_wrapper_new_with_stream(data.get(), GMIME_CONTENT_ENCODING_DEFAULT));
+  GPtr<GMimeDataWrapper> wrapper(g_mime_data_wrapper_new_with_stream(data.get(), GMIME_CONTENT_ENCODING_DEFAULT));
   g_mime_part_set_content(part, wrapper.get());
   Appended result = Appended::same_mime;
   if (relabel_utf8) {
@@ -351,8 +348,7 @@ Appended append_to_text_part(GMimePart* part, const std::string& footer) {
     result = Appended::mime_changed;
   }
   GMimeContentEncoding enc = g_mime_part_get_content_encoding(part);
-  if ((enc == GMIME_CONTENT_ENCODING_DEFAULT || enc == GMIME_CONTENT_ENCODING_7BIT) &&
-      !is_ascii(text)) {
+  if ((enc == GMIME_CONTENT_ENCODING_DEFAULT || enc == GMIME_CONTENT_ENCODING_7BIT) && !is_ascii(text)) {
     // 7bit can no longer hold the text. Quoted-printable rather than 8bit: it survives any
     // relay without 8BITMIME and keeps the ASCII bulk of the text readable (RFC 2045 §6.7).
     g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
@@ -369,8 +365,7 @@ bool is_inline_text_plain(GMimeObject* obj) {
 }
 
 bool is_plain_mixed(GMimeObject* obj) {
-  if (!GMIME_IS_MULTIPART(obj) || GMIME_IS_MULTIPART_SIGNED(obj) ||
-      GMIME_IS_MULTIPART_ENCRYPTED(obj)) {
+  if (!GMIME_IS_MULTIPART(obj) || GMIME_IS_MULTIPART_SIGNED(obj) || GMIME_IS_MULTIPART_ENCRYPTED(obj)) {
     return false;
   }
   GMimeContentType* ct = g_mime_object_get_content_type(obj);
@@ -380,8 +375,7 @@ bool is_plain_mixed(GMimeObject* obj) {
 // Anything else: a new multipart/mixed holding the original entity untouched plus the footer
 // part. GMime moves the entity's own Content-* headers with it; MIME-Version and every other
 // header stay on the message.
-void wrap_with_footer(GMimeMessage* msg, GMimeObject* body, const std::string& footer,
-                      std::string_view lf) {
+void wrap_with_footer(GMimeMessage* msg, GMimeObject* body, const std::string& footer, std::string_view lf) {
   GPtr<GMimeMultipart> mixed(g_mime_multipart_new_with_subtype("mixed"));
   g_mime_multipart_set_boundary(mixed.get(), wrapper_boundary(lf).c_str());
   g_mime_multipart_add(mixed.get(), body);  // takes its own reference
@@ -444,13 +438,13 @@ std::optional<std::string> decorate_headers(std::string_view raw, const ListIden
   added.emplace_back("List-Id", list_id);
   const std::string mailto = "<mailto:" + list.name + "-";
   const std::string at_host = "@" + list.host;
-  added.emplace_back("List-Post", "<mailto:" + address + ">");  // RFC 2369 §3.4
+  added.emplace_back("List-Post", "<mailto:" + address + ">");                       // RFC 2369 §3.4
   added.emplace_back("List-Help", mailto + "request" + at_host + "?subject=help>");  // §3.1
-  added.emplace_back("List-Subscribe", mailto + "join" + at_host + ">, <" +
-                                           list_url(list, "subscribe") + ">");  // RFC 2369 §3.3
-  added.emplace_back("List-Unsubscribe", mailto + "leave" + at_host + ">, <" +
-                                             list_url(list, "unsubscribe") + ">");  // §3.2
-  added.emplace_back("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");  // RFC 8058 §3.1
+  added.emplace_back("List-Subscribe",
+                     mailto + "join" + at_host + ">, <" + list_url(list, "subscribe") + ">");  // RFC 2369 §3.3
+  added.emplace_back("List-Unsubscribe",
+                     mailto + "leave" + at_host + ">, <" + list_url(list, "unsubscribe") + ">");  // §3.2
+  added.emplace_back("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");                      // RFC 8058 §3.1
   if (opts.archive) added.emplace_back("List-Archive", "<" + list_url(list, "archive") + ">");
 
   if (static_cast<int>(hb.fields.size()) == message_header_count(parsed.msg.get())) {

@@ -29,19 +29,19 @@ namespace listd {
 enum class ReplyToPolicy { none, list, address };
 
 struct ListIdentity {
-  std::string name;          // "mi_lista"
-  std::string host;          // "lists.mired.org"
-  std::string description;   // display name in List-Id, may be empty; UTF-8
-  std::string base_url;      // "http://lists.mired.org:8080" (no trailing slash)
+  std::string name;         // "mi_lista"
+  std::string host;         // "lists.mired.org"
+  std::string description;  // display name in List-Id, may be empty; UTF-8
+  std::string base_url;     // "http://lists.mired.org:8080" (no trailing slash)
   std::string address() const { return name + "@" + host; }
   std::string list_id() const { return name + "." + host; }  // RFC 2919 §3
 };
 
 struct DecorateOptions {
-  std::string subject_prefix;   // e.g. "[mi_lista]"; empty = leave the subject alone
+  std::string subject_prefix;  // e.g. "[mi_lista]"; empty = leave the subject alone
   ReplyToPolicy reply_to = ReplyToPolicy::none;
-  std::string reply_to_address; // used with ReplyToPolicy::address
-  bool archive = true;          // add List-Archive
+  std::string reply_to_address;  // used with ReplyToPolicy::address
+  bool archive = true;           // add List-Archive
 };
 
 // decorate_headers - see the file comment. `raw` may use LF or CRLF.

@@ -31,7 +31,8 @@ std::vector<RecipientOutcome> MaildirTransport::deliver(const JobInfo& job, cons
   const std::string return_path = "Return-Path: <" + job.envelope_from + ">\n";
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& r = batch[i];
-    std::string name = std::to_string(job.created) + ".J" + std::to_string(job.id) + "R" + std::to_string(r.id) + "." + hostname_;
+    std::string name =
+        std::to_string(job.created) + ".J" + std::to_string(job.id) + "R" + std::to_string(r.id) + "." + hostname_;
     auto tmp = dir_ / "tmp" / name;
     std::string head = return_path + "Delivered-To: " + r.address + "\n";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -41,8 +42,10 @@ std::vector<RecipientOutcome> MaildirTransport::deliver(const JobInfo& job, cons
       while (ok && off < s.size()) {
         ssize_t n = ::write(fd, s.data() + off, s.size() - off);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) ok = false;
-        else off += static_cast<std::size_t>(n);
+        if (n < 0)
+          ok = false;
+        else
+          off += static_cast<std::size_t>(n);
       }
     };
     put(head);
@@ -97,8 +100,10 @@ std::int64_t insert_job(SQLite::Database& db, const ListRow* list, const std::st
   SQLite::Statement q(db,
                       "INSERT INTO delivery_jobs(list_id, kind, spool_id, message_path, envelope_from, created) "
                       "VALUES (?,?,?,?,?,?)");
-  if (list) q.bind(1, list->id);
-  else q.bind(1);
+  if (list)
+    q.bind(1, list->id);
+  else
+    q.bind(1);
   q.bind(2, kind);
   q.bind(3, spool_id);
   q.bind(4, message_path);
@@ -253,11 +258,12 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
 
 void DeliveryRunner::finish_job(std::int64_t job_id) {
   SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(*db_,
-                      "UPDATE delivery_jobs SET delivered = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
-                      "AND state = 'delivered'), deferred = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
-                      "AND state = 'deferred'), failed = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
-                      "AND state = 'failed') WHERE id = ?1 RETURNING total, delivered + failed, message_path, kind");
+  SQLite::Statement q(
+      *db_,
+      "UPDATE delivery_jobs SET delivered = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
+      "AND state = 'delivered'), deferred = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
+      "AND state = 'deferred'), failed = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
+      "AND state = 'failed') WHERE id = ?1 RETURNING total, delivered + failed, message_path, kind");
   q.bind(1, job_id);
   if (!q.executeStep()) return;
   bool done = q.getColumn(0).getInt64() == q.getColumn(1).getInt64();

@@ -128,9 +128,8 @@ std::string check_data_dir(const std::filesystem::path& dir) {
   }
   if (!S_ISDIR(st.st_mode)) return "data dir " + dir.string() + " is not a directory";
   if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return "data dir " + dir.string() + " is group- or world-writable (mode " +
-           std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
-           std::to_string(st.st_mode & 7) + "); run: chmod 700 " + dir.string();
+    return "data dir " + dir.string() + " is group- or world-writable (mode " + std::to_string((st.st_mode >> 6) & 7) +
+           std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) + "); run: chmod 700 " + dir.string();
   if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
     return "data dir " + dir.string() + " is not readable and writable by this user";
   return {};

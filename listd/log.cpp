@@ -25,13 +25,19 @@ const char* level_name(LogLevel l) {
 }
 }  // namespace
 
-void log_set_level(LogLevel l) { g_level = static_cast<int>(l); }
+void log_set_level(LogLevel l) {
+  g_level = static_cast<int>(l);
+}
 void log_set_level(const std::string& name) {
   for (int i = 0; i <= 4; ++i)
     if (name == level_name(static_cast<LogLevel>(i))) g_level = i;
 }
-void log_set_program(std::string name) { g_program = std::move(name); }
-bool log_enabled(LogLevel l) { return static_cast<int>(l) <= g_level.load(); }
+void log_set_program(std::string name) {
+  g_program = std::move(name);
+}
+bool log_enabled(LogLevel l) {
+  return static_cast<int>(l) <= g_level.load();
+}
 
 std::string log_quote(std::string_view v) {
   bool plain = !v.empty();

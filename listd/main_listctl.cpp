@@ -5,12 +5,12 @@
 //   0 ok, 64 usage, 65 bad data, 67 unknown list/user, 75 temporary trouble (retry),
 //   78 config error. Any message for Postfix is one line on stderr, starting with an
 //   enhanced status code where one fits ("5.1.1 ...").
-#include <CLI/CLI.hpp>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <ctime>
@@ -203,9 +203,8 @@ int intake(const Config& cfg, const std::string& recipient, const std::string& s
     throw Failure{EX_TEMPFAIL_, std::string("4.3.0 listd database unavailable: ") + e.what()};
   }
   Store store(*db);
-  auto route = route_address(recipient, [&](const std::string& n, const std::string& h) {
-    return store.find_list(n, h).has_value();
-  });
+  auto route = route_address(
+      recipient, [&](const std::string& n, const std::string& h) { return store.find_list(n, h).has_value(); });
   if (!route) throw Failure{EX_NOUSER_, "5.1.1 <" + recipient + ">: no such list"};
   if (!sender.empty() && !smtp::normalize_address(sender, true))
     throw Failure{EX_DATAERR_, "5.1.7 invalid sender address <" + sender + ">"};
@@ -225,7 +224,8 @@ int intake(const Config& cfg, const std::string& recipient, const std::string& s
       if (n == 0) break;
       total += n;
       if (total > cfg.smtp_max_message_size)
-        throw Failure{EX_DATAERR_, "5.3.4 message too big (limit " + std::to_string(cfg.smtp_max_message_size) + " bytes)"};
+        throw Failure{EX_DATAERR_,
+                      "5.3.4 message too big (limit " + std::to_string(cfg.smtp_max_message_size) + " bytes)"};
       if (head.size() < 65536) head.append(buf, std::min(n, 65536 - head.size()));
       w.append(std::string_view(buf, n));
     }
@@ -346,7 +346,8 @@ int run_listctl(int argc, char** argv) {
     Store store(*db);
     auto all = store.all_lists();
     for (auto& l : all)
-      std::cout << l.address() << "\tmembers=" << store.count_members(l) << "\towners=" << store.count_members(l, "owner")
+      std::cout << l.address() << "\tmembers=" << store.count_members(l)
+                << "\towners=" << store.count_members(l, "owner")
                 << (l.settings.description.empty() ? "" : "\t" + l.settings.description) << "\n";
     if (all.empty()) std::cerr << "no lists\n";
     return EX_OK_;
@@ -429,8 +430,7 @@ int run_listctl(int argc, char** argv) {
       std::printf("%-6lld %-32s %-7s %8lld %9lld %8lld %6lld %7lld  %-20s %s\n", static_cast<long long>(j.id),
                   j.list.c_str(), j.kind.c_str(), static_cast<long long>(j.total), static_cast<long long>(j.delivered),
                   static_cast<long long>(j.deferred), static_cast<long long>(j.failed),
-                  static_cast<long long>(j.pending), format_time(j.created).c_str(),
-                  format_time(j.next_retry).c_str());
+                  static_cast<long long>(j.pending), format_time(j.created).c_str(), format_time(j.next_retry).c_str());
     return EX_OK_;
   }
 
@@ -438,15 +438,15 @@ int run_listctl(int argc, char** argv) {
     auto db = open_db(cfg);
     Store store(*db);
     auto l = get_list(store, h_addr);
-    SQLite::Statement q(*db,
-                        "SELECT id, received, sender, subject, reason FROM held_messages WHERE list_id = ? ORDER BY id");
+    SQLite::Statement q(
+        *db, "SELECT id, received, sender, subject, reason FROM held_messages WHERE list_id = ? ORDER BY id");
     q.bind(1, l.id);
     int n = 0;
     while (q.executeStep()) {
       ++n;
       std::cout << q.getColumn(0).getInt64() << "\t" << format_time(q.getColumn(1).getInt64()) << "\t"
-                << q.getColumn(2).getString() << "\t" << q.getColumn(3).getString() << "\t" << q.getColumn(4).getString()
-                << "\n";
+                << q.getColumn(2).getString() << "\t" << q.getColumn(3).getString() << "\t"
+                << q.getColumn(4).getString() << "\n";
     }
     if (n == 0) std::cerr << "no held messages\n";
     return EX_OK_;

@@ -17,8 +17,8 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -50,9 +50,8 @@ bool drop_privileges(const Config& cfg) {
   }
   struct passwd* pw = ::getpwnam(cfg.user.c_str());
   if (!pw) {
-    std::cerr << "listd: started as root but user '" << cfg.user
-              << "' does not exist; create it (useradd --system " << cfg.user << ") or set user in "
-              << cfg.file.string() << "\n";
+    std::cerr << "listd: started as root but user '" << cfg.user << "' does not exist; create it (useradd --system "
+              << cfg.user << ") or set user in " << cfg.file.string() << "\n";
     return false;
   }
   if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0) {
@@ -96,7 +95,8 @@ class Daemon {
     wait_hup();
     arm_tick();
     log_event(LogLevel::info, "started",
-              {{"data_dir", cfg_.data_dir.string()}, {"hostname", cfg_.hostname},
+              {{"data_dir", cfg_.data_dir.string()},
+               {"hostname", cfg_.hostname},
                {"relay", cfg_.relay.mode == RelayMode::maildir ? "maildir" : "smtp"}});
     schedule_processing();  // whatever was spooled while we were down
     schedule_delivery();

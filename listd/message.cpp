@@ -95,8 +95,7 @@ std::string encoded_word_bytes(const EncodedWord& w) {
       out.push_back(' ');
     } else if (c == '=' && i + 2 < w.text.size() && g_ascii_isxdigit(w.text[i + 1]) &&
                g_ascii_isxdigit(w.text[i + 2])) {
-      out.push_back(static_cast<char>(g_ascii_xdigit_value(w.text[i + 1]) * 16 +
-                                      g_ascii_xdigit_value(w.text[i + 2])));
+      out.push_back(static_cast<char>(g_ascii_xdigit_value(w.text[i + 1]) * 16 + g_ascii_xdigit_value(w.text[i + 2])));
       i += 2;
     } else {
       out.push_back(c);
@@ -127,8 +126,7 @@ std::string merge_encoded_words(std::string_view in) {
       while (j < in.size() && (in[j] == ' ' || in[j] == '\t')) ++j;
       EncodedWord next = encoded_word_at(in.substr(j));
       if (next.length == 0 || next.charset.size() != first.charset.size() ||
-          g_ascii_strncasecmp(next.charset.data(), first.charset.data(), first.charset.size()) !=
-              0) {
+          g_ascii_strncasecmp(next.charset.data(), first.charset.data(), first.charset.size()) != 0) {
         break;
       }
       bytes += encoded_word_bytes(next);
@@ -222,8 +220,7 @@ std::string mailbox_address(InternetAddressMailbox* mb) {
 // and conversion goes on. Unknown charsets fall back to GMime's 8-bit guesser.
 std::string to_utf8(std::string_view in, const char* charset) {
   const char* cs = charset ? g_mime_charset_iconv_name(charset) : nullptr;
-  if (cs == nullptr || g_ascii_strcasecmp(cs, "UTF-8") == 0 ||
-      g_ascii_strcasecmp(charset, "us-ascii") == 0) {
+  if (cs == nullptr || g_ascii_strcasecmp(cs, "UTF-8") == 0 || g_ascii_strcasecmp(charset, "us-ascii") == 0) {
     return valid_utf8(in);
   }
   iconv_t cd = g_mime_iconv_open("UTF-8", cs);
@@ -279,8 +276,7 @@ GMimeObject* find_text_plain(GMimeObject* obj, GMimeObject** attachment_fallback
   if (GMIME_IS_MULTIPART(obj)) {
     GMimeMultipart* mp = GMIME_MULTIPART(obj);
     for (int i = 0; i < g_mime_multipart_get_count(mp); ++i) {
-      GMimeObject* hit =
-          find_text_plain(g_mime_multipart_get_part(mp, i), attachment_fallback, depth + 1);
+      GMimeObject* hit = find_text_plain(g_mime_multipart_get_part(mp, i), attachment_fallback, depth + 1);
       if (hit != nullptr) return hit;
     }
     return nullptr;

@@ -18,25 +18,25 @@ namespace listd {
 void mime_init();
 
 struct MessageInfo {
-  bool parsed_ok = false;           // GMime recognised a header block
-  std::string message_id;           // without angle brackets; empty if absent
-  std::string in_reply_to;          // first msg-id of In-Reply-To, no brackets
+  bool parsed_ok = false;               // GMime recognised a header block
+  std::string message_id;               // without angle brackets; empty if absent
+  std::string in_reply_to;              // first msg-id of In-Reply-To, no brackets
   std::vector<std::string> references;  // msg-ids, no brackets, in order
-  long long date = 0;               // Date: as unix time (UTC); 0 if absent/bad
-  std::string from_address;         // first From: mailbox, lower-cased domain
-  std::string from_name;            // its display name, decoded UTF-8
-  std::string sender_address;       // Sender: mailbox if present
-  std::string reply_to;             // Reply-To: as written (decoded)
-  std::string subject;              // decoded UTF-8, unfolded
-  std::vector<std::string> list_ids;      // every List-Id value, id part only (no <>)
-  std::vector<std::string> been_there;    // every X-BeenThere value, trimmed, lower case
-  std::string precedence;           // Precedence: value, lower case
-  std::string auto_submitted;       // Auto-Submitted: value, lower case (RFC 3834)
-  std::string approved;             // Approved: / Approve: header value (moderator password)
-  std::string content_type;         // top-level "type/subtype", lower case
-  std::string first_text;           // first text/plain part decoded to UTF-8, at most
-                                    // kMaxFirstText bytes (for administrivia checks and previews)
-  std::size_t size = 0;             // bytes of the raw input
+  long long date = 0;                   // Date: as unix time (UTC); 0 if absent/bad
+  std::string from_address;             // first From: mailbox, lower-cased domain
+  std::string from_name;                // its display name, decoded UTF-8
+  std::string sender_address;           // Sender: mailbox if present
+  std::string reply_to;                 // Reply-To: as written (decoded)
+  std::string subject;                  // decoded UTF-8, unfolded
+  std::vector<std::string> list_ids;    // every List-Id value, id part only (no <>)
+  std::vector<std::string> been_there;  // every X-BeenThere value, trimmed, lower case
+  std::string precedence;               // Precedence: value, lower case
+  std::string auto_submitted;           // Auto-Submitted: value, lower case (RFC 3834)
+  std::string approved;                 // Approved: / Approve: header value (moderator password)
+  std::string content_type;             // top-level "type/subtype", lower case
+  std::string first_text;               // first text/plain part decoded to UTF-8, at most
+                                        // kMaxFirstText bytes (for administrivia checks and previews)
+  std::size_t size = 0;                 // bytes of the raw input
 };
 
 constexpr std::size_t kMaxFirstText = 64 * 1024;

@@ -29,10 +29,11 @@ void fill_random(unsigned char* p, std::size_t n) {
 std::string hash_password(const std::string& password) {
   unsigned char salt[16];
   fill_random(salt, sizeof salt);
-  std::size_t len = argon2_encodedlen(kArgon2TimeCost, kArgon2MemoryKiB, kArgon2Parallelism, sizeof salt, 32, Argon2_id);
+  std::size_t len =
+      argon2_encodedlen(kArgon2TimeCost, kArgon2MemoryKiB, kArgon2Parallelism, sizeof salt, 32, Argon2_id);
   std::vector<char> out(len);
-  int rc = argon2id_hash_encoded(kArgon2TimeCost, kArgon2MemoryKiB, kArgon2Parallelism, password.data(), password.size(),
-                                 salt, sizeof salt, 32, out.data(), out.size());
+  int rc = argon2id_hash_encoded(kArgon2TimeCost, kArgon2MemoryKiB, kArgon2Parallelism, password.data(),
+                                 password.size(), salt, sizeof salt, 32, out.data(), out.size());
   if (rc != ARGON2_OK) throw std::runtime_error(std::string("argon2: ") + argon2_error_message(rc));
   return std::string(out.data());
 }

@@ -39,7 +39,8 @@ std::size_t Processor::process_pending(const std::atomic<bool>* stop) {
 }
 
 void Processor::mark_processed(const std::string& spool_id, const ProcessResult& r) {
-  SQLite::Statement q(*db_, "INSERT OR IGNORE INTO processed(spool_id, outcome, detail, processed_at) VALUES (?,?,?,?)");
+  SQLite::Statement q(*db_,
+                      "INSERT OR IGNORE INTO processed(spool_id, outcome, detail, processed_at) VALUES (?,?,?,?)");
   q.bind(1, spool_id);
   q.bind(2, r.outcome);
   q.bind(3, r.detail);
@@ -86,7 +87,8 @@ ProcessResult Processor::process(const std::string& spool_id) {
     r = process_entry(entry);
   } catch (const std::exception& e) {
     // Left in the spool: the next pass retries it, up to max_attempts.
-    log_event(LogLevel::error, "process-failed", {{"spool", spool_id}, {"attempt", std::to_string(attempts)}, {"error", e.what()}});
+    log_event(LogLevel::error, "process-failed",
+              {{"spool", spool_id}, {"attempt", std::to_string(attempts)}, {"error", e.what()}});
     return {"error", e.what()};
   }
   spool_.remove(spool_id);
@@ -107,13 +109,14 @@ struct Ctx {
 };
 
 std::string footer_for(const Templates& t, const ListRow& list, const Config& cfg) {
-  TemplateVars vars{{"list_name", list.name},
-                    {"list_host", list.host},
-                    {"list_address", list.address()},
-                    {"description", list.settings.description},
-                    {"base_url", cfg.base_url},
-                    {"list_url", cfg.base_url + "/lists/" + list.address()},
-                    {"archive_url", list.settings.archive ? cfg.base_url + "/lists/" + list.address() + "/archive" : ""}};
+  TemplateVars vars{
+      {"list_name", list.name},
+      {"list_host", list.host},
+      {"list_address", list.address()},
+      {"description", list.settings.description},
+      {"base_url", cfg.base_url},
+      {"list_url", cfg.base_url + "/lists/" + list.address()},
+      {"archive_url", list.settings.archive ? cfg.base_url + "/lists/" + list.address() + "/archive" : ""}};
   std::string error;
   std::string out = list.settings.footer.empty() ? t.render("mail/footer.txt", vars, &error)
                                                  : Templates::render_text(list.settings.footer, vars, &error);
@@ -129,9 +132,8 @@ std::string footer_for(const Templates& t, const ListRow& list, const Config& cf
 ProcessResult Processor::process_entry(const SpoolEntry& e) {
   const auto& id = e.env.id;
   Store store(*db_);
-  auto route = route_address(e.env.recipient, [&](const std::string& n, const std::string& h) {
-    return store.find_list(n, h).has_value();
-  });
+  auto route = route_address(
+      e.env.recipient, [&](const std::string& n, const std::string& h) { return store.find_list(n, h).has_value(); });
   if (!route) {
     ProcessResult r{"unroutable", "no list for " + e.env.recipient};
     mark_processed(id, r);
@@ -141,7 +143,10 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
   ListRow list = *store.find_list(route->list_name, route->host);
   const std::string bounces = list.name + "-bounces@" + list.host;
   log_event(LogLevel::info, "routed",
-            {{"spool", id}, {"list", list.address()}, {"role", to_string(route->role)}, {"sender", e.env.sender},
+            {{"spool", id},
+             {"list", list.address()},
+             {"role", to_string(route->role)},
+             {"sender", e.env.sender},
              {"size", std::to_string(e.message.size())}});
 
   if (route->role == Role::owner) {
@@ -198,7 +203,8 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
   facts.info = &info;
   // The poster: From:, then Sender:, then the envelope sender; a member under any of them counts.
   std::vector<std::string> candidates;
-  for (const std::string* a : std::initializer_list<const std::string*>{&info.from_address, &info.sender_address, &e.env.sender})
+  for (const std::string* a :
+       std::initializer_list<const std::string*>{&info.from_address, &info.sender_address, &e.env.sender})
     if (auto n = smtp::normalize_address(*a)) candidates.push_back(*n);
   facts.sender = candidates.empty() ? std::string() : candidates.front();
   for (auto& c : candidates) {
@@ -246,14 +252,16 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     ProcessResult r{"held", d.rule + ": " + d.reason};
     mark_processed(id, r);
     tx.commit();
-    log_event(LogLevel::info, "held",
-              {{"spool", id}, {"list", list.address()}, {"rule", d.rule}, {"reason", d.reason}, {"sender", facts.sender}});
+    log_event(
+        LogLevel::info, "held",
+        {{"spool", id}, {"list", list.address()}, {"rule", d.rule}, {"reason", d.reason}, {"sender", facts.sender}});
     return r;
   }
   if (d.verdict == Verdict::reject || d.verdict == Verdict::discard) {
     ProcessResult r{d.verdict == Verdict::reject ? "rejected" : "discarded", d.rule + ": " + d.reason};
     mark_processed(id, r);
-    log_event(LogLevel::info, r.outcome, {{"spool", id}, {"list", list.address()}, {"rule", d.rule}, {"reason", d.reason}});
+    log_event(LogLevel::info, r.outcome,
+              {{"spool", id}, {"list", list.address()}, {"rule", d.rule}, {"reason", d.reason}});
     return r;
   }
 
@@ -278,7 +286,10 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
   mark_processed(id, r);
   tx.commit();
   log_event(LogLevel::info, "accepted",
-            {{"spool", id}, {"list", list.address()}, {"uid", std::to_string(uid)}, {"job", std::to_string(job)},
+            {{"spool", id},
+             {"list", list.address()},
+             {"uid", std::to_string(uid)},
+             {"job", std::to_string(job)},
              {"message_id", info.message_id}});
   return r;
 }

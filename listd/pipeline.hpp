@@ -23,7 +23,8 @@
 namespace listd {
 
 struct ProcessResult {
-  std::string outcome;  // accepted | held | rejected | discarded | queued | unroutable | corrupt | set-aside | duplicate
+  std::string
+      outcome;  // accepted | held | rejected | discarded | queued | unroutable | corrupt | set-aside | duplicate
   std::string detail;
 };
 

@@ -22,7 +22,8 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -34,8 +35,8 @@ std::string trim(std::string_view s) {
 }
 
 bool is_command_line(const std::string& line) {
-  static constexpr std::array<std::string_view, 9> kCommands = {"subscribe", "unsubscribe", "remove", "help", "join",
-                                                                "leave", "info", "who", "confirm"};
+  static constexpr std::array<std::string_view, 9> kCommands = {"subscribe", "unsubscribe", "remove", "help",   "join",
+                                                                "leave",     "info",        "who",    "confirm"};
   std::string l = lower(trim(line));
   if (l.empty()) return false;
   std::string first = l.substr(0, l.find_first_of(" \t"));
@@ -53,7 +54,9 @@ bool is_command_line(const std::string& line) {
   return false;
 }
 
-Decision decide(Verdict v, const char* rule, std::string reason) { return Decision{v, rule, std::move(reason)}; }
+Decision decide(Verdict v, const char* rule, std::string reason) {
+  return Decision{v, rule, std::move(reason)};
+}
 
 }  // namespace
 
@@ -68,8 +71,10 @@ bool looks_like_command(std::string_view subject, std::string_view body) {
     if (t.empty() || t.front() == '>') continue;
     if (t == "--" || t == "-- ") break;  // signature separator
     ++seen;
-    if (is_command_line(t)) ++commands;
-    else return false;  // real prose before any command: not administrivia
+    if (is_command_line(t))
+      ++commands;
+    else
+      return false;  // real prose before any command: not administrivia
   }
   return commands > 0;
 }
@@ -102,7 +107,8 @@ Decision rule_size(const PostFacts& f) {
   auto max = f.settings->max_message_size;
   if (max > 0 && f.info->size > max * 1024)
     return decide(Verdict::hold, "size",
-                  "message is " + std::to_string(f.info->size / 1024) + " KiB, the list limit is " + std::to_string(max) + " KiB");
+                  "message is " + std::to_string(f.info->size / 1024) + " KiB, the list limit is " +
+                      std::to_string(max) + " KiB");
   return {};
 }
 
@@ -127,7 +133,7 @@ Decision rule_nonmember(const PostFacts& f) {
 
 Decision evaluate_post(const PostFacts& f) {
   using Rule = Decision (*)(const PostFacts&);
-  static constexpr std::array<Rule, 7> kRules = {rule_loop,  rule_banned,    rule_emergency, rule_administrivia,
+  static constexpr std::array<Rule, 7> kRules = {rule_loop, rule_banned,    rule_emergency, rule_administrivia,
                                                  rule_size, rule_moderated, rule_nonmember};
   for (Rule r : kRules) {
     Decision d = r(f);

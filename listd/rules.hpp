@@ -35,7 +35,7 @@ struct PostFacts {
   std::string list_id;       // "mi_lista.lists.mired.org"
   const ListSettings* settings = nullptr;
   const MessageInfo* info = nullptr;
-  std::string sender;        // the address the rules judge (From:, else envelope sender)
+  std::string sender;  // the address the rules judge (From:, else envelope sender)
   bool sender_is_member = false;
   bool sender_moderated = false;
   bool sender_banned = false;

@@ -28,7 +28,8 @@ constexpr std::size_t kBufSize = 1 << 16;
 bool safe_id(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '-' || c == '_';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '-' ||
+           c == '_';
   });
 }
 
@@ -46,8 +47,8 @@ std::string spool_new_id() {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%016llx.%x.%04x.", static_cast<unsigned long long>(us), static_cast<unsigned>(::getpid()),
-                counter.fetch_add(1) & 0xffff);
+  std::snprintf(buf, sizeof buf, "%016llx.%x.%04x.", static_cast<unsigned long long>(us),
+                static_cast<unsigned>(::getpid()), counter.fetch_add(1) & 0xffff);
   return buf + random_hex(4);
 }
 
@@ -84,16 +85,23 @@ SpoolEntry Spool::read(const std::string& id) const {
     pos = nl + 1;
     auto colon = line.find(": ");
     if (colon == std::string_view::npos) {
-      if (line.size() >= 1 && line.back() == ':') colon = line.size() - 1;  // "sender:" with empty value
-      else throw SpoolCorrupt("malformed spool header line");
+      if (line.size() >= 1 && line.back() == ':')
+        colon = line.size() - 1;  // "sender:" with empty value
+      else
+        throw SpoolCorrupt("malformed spool header line");
     }
     auto key = line.substr(0, colon);
     auto value = colon + 2 <= line.size() ? line.substr(colon + 2) : std::string_view{};
-    if (key == "id") e.env.id = value;
-    else if (key == "received") std::from_chars(value.data(), value.data() + value.size(), e.env.received);
-    else if (key == "via") e.env.via = value;
-    else if (key == "sender") e.env.sender = value;
-    else if (key == "recipient") e.env.recipient = value;
+    if (key == "id")
+      e.env.id = value;
+    else if (key == "received")
+      std::from_chars(value.data(), value.data() + value.size(), e.env.received);
+    else if (key == "via")
+      e.env.via = value;
+    else if (key == "sender")
+      e.env.sender = value;
+    else if (key == "recipient")
+      e.env.recipient = value;
     else if (key == "size") {
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), size);
       have_size = ec == std::errc() && p == value.data() + value.size();
@@ -131,7 +139,8 @@ std::string Spool::commit(SpoolEnvelope env, std::string_view message) const {
 SpoolWriter::SpoolWriter(const Spool& spool, SpoolEnvelope env) : spool_(spool), env_(std::move(env)) {
   env_.id = spool_new_id();
   if (env_.received == 0)
-    env_.received = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    env_.received =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   tmp_ = spool_.dir() / "tmp" / env_.id;
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd_ < 0) throw_errno("create", tmp_);
@@ -148,7 +157,9 @@ SpoolWriter::SpoolWriter(const Spool& spool, SpoolEnvelope env) : spool_(spool),
   write_raw(hdr);
 }
 
-SpoolWriter::~SpoolWriter() { abort(); }
+SpoolWriter::~SpoolWriter() {
+  abort();
+}
 
 void SpoolWriter::write_raw(std::string_view bytes) {
   while (!bytes.empty()) {

@@ -29,7 +29,7 @@ const char* to_string(NonmemberAction a) {
 
 namespace {
 
-const char* const kReservedSuffixes[] = {"-request", "-owner", "-bounces", "-join", "-leave",
+const char* const kReservedSuffixes[] = {"-request",   "-owner",       "-bounces", "-join", "-leave",
                                          "-subscribe", "-unsubscribe", "-confirm", "-admin"};
 
 bool parse_bool_text(const std::string& v, bool& out) {
@@ -38,7 +38,9 @@ bool parse_bool_text(const std::string& v, bool& out) {
   return false;
 }
 
-std::string bool_text(bool b) { return b ? "yes" : "no"; }
+std::string bool_text(bool b) {
+  return b ? "yes" : "no";
+}
 
 }  // namespace
 
@@ -62,7 +64,8 @@ std::vector<std::pair<std::string, std::string>> settings_to_pairs(const ListSet
 
 void settings_set(ListSettings& s, const std::string& key, const std::string& value) {
   auto boolean = [&](bool& field) {
-    if (!parse_bool_text(value, field)) throw StoreError("setting '" + key + "': expected yes or no, got '" + value + "'");
+    if (!parse_bool_text(value, field))
+      throw StoreError("setting '" + key + "': expected yes or no, got '" + value + "'");
   };
   if (key == "description") {
     s.description = value;
@@ -79,11 +82,16 @@ void settings_set(ListSettings& s, const std::string& key, const std::string& va
   } else if (key == "member_only") {
     boolean(s.member_only);
   } else if (key == "nonmember_action") {
-    if (value == "hold") s.nonmember_action = NonmemberAction::hold;
-    else if (value == "accept") s.nonmember_action = NonmemberAction::accept;
-    else if (value == "reject") s.nonmember_action = NonmemberAction::reject;
-    else if (value == "discard") s.nonmember_action = NonmemberAction::discard;
-    else throw StoreError("setting 'nonmember_action': expected hold, accept, reject or discard, got '" + value + "'");
+    if (value == "hold")
+      s.nonmember_action = NonmemberAction::hold;
+    else if (value == "accept")
+      s.nonmember_action = NonmemberAction::accept;
+    else if (value == "reject")
+      s.nonmember_action = NonmemberAction::reject;
+    else if (value == "discard")
+      s.nonmember_action = NonmemberAction::discard;
+    else
+      throw StoreError("setting 'nonmember_action': expected hold, accept, reject or discard, got '" + value + "'");
   } else if (key == "emergency") {
     boolean(s.emergency);
   } else if (key == "max_message_size") {
@@ -322,8 +330,11 @@ Store::AddResult Store::add_members(const ListRow& list, const std::vector<std::
   if (!r.bad.empty() && all_or_nothing) return r;
   auto now = now_unix();
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement person(db_, "INSERT INTO people(email, created) VALUES (?1, ?2) ON CONFLICT(email) DO UPDATE SET email = excluded.email RETURNING id");
-  SQLite::Statement member(db_, "INSERT OR IGNORE INTO memberships(list_id, person_id, role, created) VALUES (?, ?, ?, ?)");
+  SQLite::Statement person(db_,
+                           "INSERT INTO people(email, created) VALUES (?1, ?2) ON CONFLICT(email) DO UPDATE SET email "
+                           "= excluded.email RETURNING id");
+  SQLite::Statement member(db_,
+                           "INSERT OR IGNORE INTO memberships(list_id, person_id, role, created) VALUES (?, ?, ?, ?)");
   for (auto& e : good) {
     person.bind(1, e);
     person.bind(2, now);
@@ -334,15 +345,18 @@ Store::AddResult Store::add_members(const ListRow& list, const std::vector<std::
     member.bind(2, pid);
     member.bind(3, role);
     member.bind(4, now);
-    if (member.exec() > 0) ++r.added;
-    else ++r.existing;
+    if (member.exec() > 0)
+      ++r.added;
+    else
+      ++r.existing;
     member.reset();
   }
   tx.commit();
   return r;
 }
 
-std::size_t Store::remove_members(const ListRow& list, const std::vector<std::string>& emails, const std::string& role) {
+std::size_t Store::remove_members(const ListRow& list, const std::vector<std::string>& emails,
+                                  const std::string& role) {
   std::size_t n = 0;
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   SQLite::Statement q(db_,
@@ -381,7 +395,8 @@ MemberRow member_from(SQLite::Statement& q) {
 }  // namespace
 
 std::vector<MemberRow> Store::members(const ListRow& list, const std::string& role) {
-  SQLite::Statement q(db_, std::string(kMemberCols) + "WHERE m.list_id = ?1 AND (?2 = '' OR m.role = ?2) ORDER BY p.email, m.role");
+  SQLite::Statement q(
+      db_, std::string(kMemberCols) + "WHERE m.list_id = ?1 AND (?2 = '' OR m.role = ?2) ORDER BY p.email, m.role");
   q.bind(1, list.id);
   q.bind(2, role);
   std::vector<MemberRow> out;
@@ -409,9 +424,10 @@ std::size_t Store::count_members(const ListRow& list, const std::string& role) {
 }
 
 void Store::for_each_recipient(const ListRow& list, const std::function<void(const std::string&)>& fn) {
-  SQLite::Statement q(db_,
-                      "SELECT p.email FROM memberships m JOIN people p ON p.id = m.person_id WHERE m.list_id = ? AND "
-                      "m.role = 'member' AND m.delivery = 'regular' AND m.nomail = 0 AND m.disabled = 0 ORDER BY p.email");
+  SQLite::Statement q(
+      db_,
+      "SELECT p.email FROM memberships m JOIN people p ON p.id = m.person_id WHERE m.list_id = ? AND "
+      "m.role = 'member' AND m.delivery = 'regular' AND m.nomail = 0 AND m.disabled = 0 ORDER BY p.email");
   q.bind(1, list.id);
   while (q.executeStep()) fn(q.getColumn(0).getString());
 }
@@ -449,8 +465,10 @@ void Store::add_ban(const ListRow* list, const std::string& pattern) {
     p = *norm;
   }
   SQLite::Statement q(db_, "INSERT OR IGNORE INTO bans(list_id, pattern, created) VALUES (?, ?, ?)");
-  if (list) q.bind(1, list->id);
-  else q.bind(1);
+  if (list)
+    q.bind(1, list->id);
+  else
+    q.bind(1);
   q.bind(2, p);
   q.bind(3, now_unix());
   q.exec();

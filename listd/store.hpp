@@ -27,18 +27,18 @@ const char* to_string(NonmemberAction a);
 // Per-list settings, stored as key/value rows in list_settings; defaults live here.
 struct ListSettings {
   std::string description;
-  std::string subject_prefix;        // default "[NAME]" (set by newlist)
-  std::string reply_to = "none";     // none | list | address
+  std::string subject_prefix;     // default "[NAME]" (set by newlist)
+  std::string reply_to = "none";  // none | list | address
   std::string reply_to_address;
-  bool member_only = true;           // only members may post without moderation
+  bool member_only = true;  // only members may post without moderation
   NonmemberAction nonmember_action = NonmemberAction::hold;
-  bool emergency = false;            // hold every post
+  bool emergency = false;              // hold every post
   std::uint64_t max_message_size = 0;  // KiB; 0 = no limit (the receiver's limit still applies)
   bool archive = true;
   bool archive_public = true;
   bool advertised = true;
-  std::string footer;                // mustache template text; empty = built-in footer
-  bool administrivia = true;         // hold posts that look like commands
+  std::string footer;         // mustache template text; empty = built-in footer
+  bool administrivia = true;  // hold posts that look like commands
 };
 
 // settings_get/set as text, for the CLI and web admin; throws StoreError for unknown keys or bad values.
@@ -97,9 +97,11 @@ class Store {
   };
   AddResult add_members(const ListRow& list, const std::vector<std::string>& emails, const std::string& role = "member",
                         bool all_or_nothing = true);
-  std::size_t remove_members(const ListRow& list, const std::vector<std::string>& emails, const std::string& role = "member");
+  std::size_t remove_members(const ListRow& list, const std::vector<std::string>& emails,
+                             const std::string& role = "member");
   std::vector<MemberRow> members(const ListRow& list, const std::string& role = "");
-  std::optional<MemberRow> membership(const ListRow& list, const std::string& email, const std::string& role = "member");
+  std::optional<MemberRow> membership(const ListRow& list, const std::string& email,
+                                      const std::string& role = "member");
   std::size_t count_members(const ListRow& list, const std::string& role = "member");
 
   // for_each_recipient - members of `list` with regular delivery, not nomail, not disabled,

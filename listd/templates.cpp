@@ -10,7 +10,9 @@
 
 namespace listd {
 
-Templates::Templates(std::filesystem::path override_dir) : dir_(std::move(override_dir)) { reload(); }
+Templates::Templates(std::filesystem::path override_dir) : dir_(std::move(override_dir)) {
+  reload();
+}
 
 std::size_t Templates::reload() {
   std::map<std::string, std::string> found;
@@ -57,8 +59,10 @@ std::string Templates::render_text(const std::string& text, const TemplateVars& 
   tmpl.set_custom_escape([](const std::string& s) { return s; });
   kainjow::mustache::data d;
   for (auto& [k, v] : vars) {
-    if (v.empty()) d.set(k, false);  // empty values make {{#key}} sections vanish
-    else d.set(k, v);
+    if (v.empty())
+      d.set(k, false);  // empty values make {{#key}} sections vanish
+    else
+      d.set(k, v);
   }
   return tmpl.render(d);
 }

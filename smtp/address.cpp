@@ -11,12 +11,26 @@ bool is_atext(unsigned char c, bool allow_utf8) {
   // RFC 5322 §3.2.3 atext
   if (std::isalnum(c)) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '/': case '=': case '?': case '^': case '_': case '`': case '{':
-    case '|': case '}': case '~':
-      return true;
-    default:
-      return allow_utf8 && c >= 0x80;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
+    case '~': return true;
+    default: return allow_utf8 && c >= 0x80;
   }
 }
 

@@ -28,8 +28,7 @@ const char* const kFooter =
     "To unsubscribe send an email to mi_lista-leave@lists.mired.org\n";
 
 ListIdentity test_list() {
-  return ListIdentity{"mi_lista", "lists.mired.org", "Lista de prueba",
-                      "http://lists.mired.org:8080"};
+  return ListIdentity{"mi_lista", "lists.mired.org", "Lista de prueba", "http://lists.mired.org:8080"};
 }
 
 DecorateOptions test_options() {
@@ -118,8 +117,12 @@ std::size_t count_of(const std::string& hay, const std::string& needle) {
   return n;
 }
 
-std::string headers_part(const std::string& raw) { return raw.substr(0, raw.find("\n\n") + 1); }
-std::string body_part(const std::string& raw) { return raw.substr(raw.find("\n\n") + 2); }
+std::string headers_part(const std::string& raw) {
+  return raw.substr(0, raw.find("\n\n") + 1);
+}
+std::string body_part(const std::string& raw) {
+  return raw.substr(raw.find("\n\n") + 2);
+}
 
 // --- prefixed_subject ------------------------------------------------------------------------
 
@@ -220,9 +223,7 @@ TEST_P(Golden, OutputReparsesWithFooterAndListHeaders) {
   EXPECT_EQ(mi.been_there.back(), "mi_lista@lists.mired.org");
   EXPECT_EQ(mi.precedence, "list");
   EXPECT_NE(all_plain_text(out).find(kFooter), std::string::npos) << out;
-  EXPECT_EQ(
-      mi.content_type == "multipart/mixed" && message_info(in).content_type != "multipart/mixed",
-      row.wrapped);
+  EXPECT_EQ(mi.content_type == "multipart/mixed" && message_info(in).content_type != "multipart/mixed", row.wrapped);
   // Decorating twice adds no second prefix and no second set of list headers.
   auto again = decorate_headers(out, test_list(), test_options());
   ASSERT_TRUE(again.has_value());
@@ -272,8 +273,7 @@ TEST(AddFooter, WrapperBoundaryIsDeterministic) {
   EXPECT_EQ(add_footer(in, kFooter), add_footer(in, kFooter));
   // A different message gets a different boundary.
   const std::string other = read_file(data_path("signed.in.eml"));
-  EXPECT_NE(header_of(add_footer(in, kFooter), "Content-Type"),
-            header_of(add_footer(other, kFooter), "Content-Type"));
+  EXPECT_NE(header_of(add_footer(in, kFooter), "Content-Type"), header_of(add_footer(other, kFooter), "Content-Type"));
 }
 
 TEST(AddFooter, WrapperMovesContentHeadersInside) {
@@ -306,8 +306,7 @@ TEST(AddFooter, NewlineSeparatesTextAndFooter) {
 }
 
 TEST(AddFooter, NonAsciiFooterUpgradesUsAsciiToUtf8Qp) {
-  const std::string in =
-      "Subject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\nhola\n";
+  const std::string in = "Subject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\nhola\n";
   const std::string out = add_footer(in, "Lista de prueba ñ\n");
   EXPECT_NE(out.find("charset=utf-8"), std::string::npos) << out;
   EXPECT_NE(out.find("Content-Transfer-Encoding: quoted-printable"), std::string::npos) << out;
@@ -339,8 +338,7 @@ TEST(AddFooter, Base64StaysBase64WithCrlfInside) {
   EXPECT_NE(out.find("Content-Transfer-Encoding: base64"), std::string::npos);
   ParsedMessage p = parse(out);
   ASSERT_TRUE(p.msg);
-  char* text =
-      g_mime_text_part_get_text(GMIME_TEXT_PART(g_mime_message_get_mime_part(p.msg.get())));
+  char* text = g_mime_text_part_get_text(GMIME_TEXT_PART(g_mime_message_get_mime_part(p.msg.get())));
   ASSERT_NE(text, nullptr);
   std::string t(text);
   g_free(text);
@@ -362,12 +360,9 @@ TEST(AddFooter, SevenBitWithNonAsciiResultBecomesQuotedPrintable) {
 }
 
 TEST(AddFooter, FlowedFooterHasNoTrailingSpaces) {
-  const std::string out =
-      add_footer(read_file(data_path("flowed.in.eml")), "trailing   \n>quoted\n");
+  const std::string out = add_footer(read_file(data_path("flowed.in.eml")), "trailing   \n>quoted\n");
   const std::string body = body_part(out);
-  EXPECT_NE(
-      body.find("soft break so the footer must not be joined to it. \n\ntrailing\n >quoted\n"),
-      std::string::npos)
+  EXPECT_NE(body.find("soft break so the footer must not be joined to it. \n\ntrailing\n >quoted\n"), std::string::npos)
       << body;
 }
 
@@ -425,8 +420,7 @@ TEST(DecorateHeaders, ListHeaderValues) {
             "<mailto:mi_lista-leave@lists.mired.org>, "
             "<http://lists.mired.org:8080/lists/mi_lista@lists.mired.org/unsubscribe>");
   EXPECT_EQ(header_of(*out, "List-Unsubscribe-Post"), "List-Unsubscribe=One-Click");
-  EXPECT_EQ(header_of(*out, "List-Archive"),
-            "<http://lists.mired.org:8080/lists/mi_lista@lists.mired.org/archive>");
+  EXPECT_EQ(header_of(*out, "List-Archive"), "<http://lists.mired.org:8080/lists/mi_lista@lists.mired.org/archive>");
   EXPECT_EQ(header_of(*out, "X-BeenThere"), "mi_lista@lists.mired.org");
   EXPECT_EQ(header_of(*out, "Precedence"), "list");
   EXPECT_EQ(header_of(*out, "Reply-To"), "ana@mired.org");  // policy none: untouched
@@ -506,8 +500,7 @@ TEST(DecorateHeaders, NonAsciiDescriptionIsEncoded) {
 }
 
 TEST(DecorateHeaders, NonAsciiSubjectIsUtf8EncodedAsciiIsNot) {
-  auto out =
-      decorate_headers("Subject: =?ISO-8859-1?Q?Caf=E9?=\n\nx\n", test_list(), test_options());
+  auto out = decorate_headers("Subject: =?ISO-8859-1?Q?Caf=E9?=\n\nx\n", test_list(), test_options());
   ASSERT_TRUE(out);
   EXPECT_NE(out->find("Subject: [mi_lista] =?UTF-8?"), std::string::npos) << *out;
   EXPECT_EQ(message_info(*out).subject, "[mi_lista] Café");
@@ -518,12 +511,10 @@ TEST(DecorateHeaders, NonAsciiSubjectIsUtf8EncodedAsciiIsNot) {
 }
 
 TEST(DecorateHeaders, KeepsOtherListsBeenThereAndDropsTheirListHeaders) {
-  auto out =
-      decorate_headers(read_file(data_path("other_list.in.eml")), test_list(), test_options());
+  auto out = decorate_headers(read_file(data_path("other_list.in.eml")), test_list(), test_options());
   ASSERT_TRUE(out);
   MessageInfo mi = message_info(*out);
-  EXPECT_EQ(mi.been_there,
-            (std::vector<std::string>{"other@lists.example.org", "mi_lista@lists.mired.org"}));
+  EXPECT_EQ(mi.been_there, (std::vector<std::string>{"other@lists.example.org", "mi_lista@lists.mired.org"}));
   EXPECT_EQ(out->find("other-"), std::string::npos) << *out;  // List-Help/-Owner/... gone
   EXPECT_EQ(out->find("bulk"), std::string::npos) << *out;
   EXPECT_EQ(count_of(*out, "Precedence:"), 1u);

@@ -44,9 +44,8 @@ bool valid_utf8(const std::string& s) {
 
 void expect_all_utf8(const MessageInfo& mi) {
   for (const std::string* s :
-       {&mi.message_id, &mi.in_reply_to, &mi.from_address, &mi.from_name, &mi.sender_address,
-        &mi.reply_to, &mi.subject, &mi.precedence, &mi.auto_submitted, &mi.approved,
-        &mi.content_type, &mi.first_text}) {
+       {&mi.message_id, &mi.in_reply_to, &mi.from_address, &mi.from_name, &mi.sender_address, &mi.reply_to, &mi.subject,
+        &mi.precedence, &mi.auto_submitted, &mi.approved, &mi.content_type, &mi.first_text}) {
     EXPECT_TRUE(valid_utf8(*s)) << *s;
   }
 }
@@ -68,26 +67,22 @@ struct InfoRow {
 };
 
 const InfoRow kInfoRows[] = {
-    {"plain_ascii", "plain_ascii.eml", true, "20240115093000.1234@mired.org", 1705311000,
-     "Ana.Garcia@mired.org", "Ana Garcia", "Hola a todos", "text/plain",
-     "Hola,\n\nthis is the first post to the list.\n\n-- \nAna\n"},
-    {"alternative_text_html", "alternative.eml", true, "alt-1@mired.org", 1705410000,
-     "bob@mired.org", "Bob", "Agenda", "multipart/alternative", "Agenda de la reunión:\n1. Café\n"},
-    {"signed_pgp", "signed.eml", true, "signed-1@mired.org", 1705492800, "ana@mired.org",
-     "Ana Garcia", "Signed announcement", "multipart/signed",
-     "The server moves on Friday.\n\xE2\x80\x94 Ana\n"},
-    {"base64_utf8", "base64_utf8.eml", true, "b64-1@mired.org", 1705565700, "bob@mired.org", "Bob",
-     "Saludos", "text/plain", "Buenos días, señor.\r\nÑandú en el campo.\r\n"},
-    {"latin1_qp", "latin1_qp.eml", true, "latin1-1@example.com", 1705686300, "jose@example.com",
-     "José Pérez", "Café y mañana", "text/plain", "Mañana tomamos café a las diez.\nJosé\n"},
-    {"rfc2047_b_subject", "rfc2047_b.eml", true, "b-subject-1@mired.org", 1705734000,
-     "zoe@mired.org", "Zoë Ünal", "Reunión del martes \xF0\x9F\x8E\x89", "text/plain",
-     "Nos vemos el martes.\n"},
-    {"raw_8bit_headers", "raw_8bit_headers.eml", true, "8bit-1@mired.org", 1705917600,
-     "zoe@mired.org", "Zoë Ünal", "Café con leche ñ", "text/plain",
-     "raw 8-bit headers, body in ASCII\n"},
-    {"headers_rich", "headers_rich.eml", true, "rich-3@mired.org", 1705910399, "bob@mired.org",
-     "Bob", "Re: [mi_lista] minutes", "multipart/mixed", "Real body text."},  // RFC 2046 §5.1.1
+    {"plain_ascii", "plain_ascii.eml", true, "20240115093000.1234@mired.org", 1705311000, "Ana.Garcia@mired.org",
+     "Ana Garcia", "Hola a todos", "text/plain", "Hola,\n\nthis is the first post to the list.\n\n-- \nAna\n"},
+    {"alternative_text_html", "alternative.eml", true, "alt-1@mired.org", 1705410000, "bob@mired.org", "Bob", "Agenda",
+     "multipart/alternative", "Agenda de la reunión:\n1. Café\n"},
+    {"signed_pgp", "signed.eml", true, "signed-1@mired.org", 1705492800, "ana@mired.org", "Ana Garcia",
+     "Signed announcement", "multipart/signed", "The server moves on Friday.\n\xE2\x80\x94 Ana\n"},
+    {"base64_utf8", "base64_utf8.eml", true, "b64-1@mired.org", 1705565700, "bob@mired.org", "Bob", "Saludos",
+     "text/plain", "Buenos días, señor.\r\nÑandú en el campo.\r\n"},
+    {"latin1_qp", "latin1_qp.eml", true, "latin1-1@example.com", 1705686300, "jose@example.com", "José Pérez",
+     "Café y mañana", "text/plain", "Mañana tomamos café a las diez.\nJosé\n"},
+    {"rfc2047_b_subject", "rfc2047_b.eml", true, "b-subject-1@mired.org", 1705734000, "zoe@mired.org", "Zoë Ünal",
+     "Reunión del martes \xF0\x9F\x8E\x89", "text/plain", "Nos vemos el martes.\n"},
+    {"raw_8bit_headers", "raw_8bit_headers.eml", true, "8bit-1@mired.org", 1705917600, "zoe@mired.org", "Zoë Ünal",
+     "Café con leche ñ", "text/plain", "raw 8-bit headers, body in ASCII\n"},
+    {"headers_rich", "headers_rich.eml", true, "rich-3@mired.org", 1705910399, "bob@mired.org", "Bob",
+     "Re: [mi_lista] minutes", "multipart/mixed", "Real body text."},  // RFC 2046 §5.1.1
     {"no_headers", "no_headers.eml", false, "", 0, "", "", "", "", ""},
 };
 
@@ -123,14 +118,11 @@ TEST(MessageInfo, ThreadingListAndRuleHeaders) {
   MessageInfo mi = message_info(message_file("headers_rich.eml"));
   ASSERT_TRUE(mi.parsed_ok);
   EXPECT_EQ(mi.in_reply_to, "rich-2@mired.org");
-  EXPECT_EQ(mi.references, (std::vector<std::string>{"rich-1@mired.org", "rich-1a@mired.org",
-                                                     "rich-2@mired.org"}));
+  EXPECT_EQ(mi.references, (std::vector<std::string>{"rich-1@mired.org", "rich-1a@mired.org", "rich-2@mired.org"}));
   EXPECT_EQ(mi.sender_address, "owner-bot@lists.example.org");
   EXPECT_EQ(mi.reply_to, "Equipo de Bob <equipo@mired.org>");
-  EXPECT_EQ(mi.list_ids,
-            (std::vector<std::string>{"other.lists.example.org", "second.lists.example.org"}));
-  EXPECT_EQ(mi.been_there,
-            (std::vector<std::string>{"other@lists.example.org", "second@lists.example.org"}));
+  EXPECT_EQ(mi.list_ids, (std::vector<std::string>{"other.lists.example.org", "second.lists.example.org"}));
+  EXPECT_EQ(mi.been_there, (std::vector<std::string>{"other@lists.example.org", "second@lists.example.org"}));
   EXPECT_EQ(mi.precedence, "bulk");
   EXPECT_EQ(mi.auto_submitted, "auto-replied");
   EXPECT_EQ(mi.approved, "s3cr3t-Pass");
@@ -179,8 +171,7 @@ TEST(MessageInfo, BinaryGarbage) {
   EXPECT_EQ(mi.size, junk.size());
   expect_all_utf8(mi);
   // Garbage behind a valid header block: the body bytes must come out as valid UTF-8.
-  EXPECT_NO_THROW(
-      mi = message_info("Subject: x\nContent-Type: text/plain; charset=utf-8\n\n" + junk));
+  EXPECT_NO_THROW(mi = message_info("Subject: x\nContent-Type: text/plain; charset=utf-8\n\n" + junk));
   EXPECT_TRUE(mi.parsed_ok);
   EXPECT_FALSE(mi.first_text.empty());
   EXPECT_LE(mi.first_text.size(), kMaxFirstText);
@@ -188,8 +179,7 @@ TEST(MessageInfo, BinaryGarbage) {
 }
 
 TEST(MessageInfo, NulBytesAndUnknownCharset) {
-  std::string raw(
-      "Subject: a\0b\nContent-Type: text/plain; charset=x-no-such-charset\n\nab\0\xe9\n", 51);
+  std::string raw("Subject: a\0b\nContent-Type: text/plain; charset=x-no-such-charset\n\nab\0\xe9\n", 51);
   MessageInfo mi = message_info(raw);
   EXPECT_TRUE(mi.parsed_ok);
   expect_all_utf8(mi);

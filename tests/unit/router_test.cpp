@@ -59,8 +59,7 @@ INSTANTIATE_TEST_SUITE_P(
         RouteRow{"bad_verp", "mi_lista-bounces+nobody@lists.mired.org", false, "", Role::post, ""},
         RouteRow{"percent_hack", "bob%mired.org@lists.mired.org", false, "", Role::post, ""},
         RouteRow{"bang_path", "mired.org!bob@lists.mired.org", false, "", Role::post, ""},
-        RouteRow{"empty", "", false, "", Role::post, ""},
-        RouteRow{"no_at", "mi_lista", false, "", Role::post, ""}),
+        RouteRow{"empty", "", false, "", Role::post, ""}, RouteRow{"no_at", "mi_lista", false, "", Role::post, ""}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Router, VerpDecode) {

@@ -31,6 +31,7 @@
 #include "listd/fsutil.hpp"
 #include "listd/log.hpp"
 #include "listd/pipeline.hpp"
+#include "listd/service.hpp"
 #include "listd/templates.hpp"
 
 namespace asio = boost::asio;
@@ -75,6 +76,15 @@ class Daemon {
         tick_(ioc_),
         inotify_(ioc_) {}
 
+  // bind - build every network service; each binds its listeners now (maybe as root).
+  void bind() {
+    ServiceContext ctx{
+        cfg_, ioc_, pool_, templates_, [this] { schedule_processing(); }, [this] { schedule_delivery(); }, stopping_};
+    ctx_ = std::make_unique<ServiceContext>(ctx);
+    // One line per service (SMTP, LMTP, IMAP, POP3, HTTP), e.g.
+    //   services_.push_back(make_smtp_service(*ctx_));
+  }
+
   int run() {
     processor_ = std::make_unique<Processor>(cfg_, templates_);
     runner_ = std::make_unique<DeliveryRunner>(cfg_, make_transport(cfg_));
@@ -98,6 +108,10 @@ class Daemon {
               {{"data_dir", cfg_.data_dir.string()},
                {"hostname", cfg_.hostname},
                {"relay", cfg_.relay.mode == RelayMode::maildir ? "maildir" : "smtp"}});
+    for (auto& s : services_) {
+      s->start();
+      log_event(LogLevel::info, "service-started", {{"service", s->name()}});
+    }
     schedule_processing();  // whatever was spooled while we were down
     schedule_delivery();
     ioc_.run();
@@ -109,6 +123,7 @@ class Daemon {
  private:
   void stop() {
     stopping_ = true;
+    for (auto& s : services_) s->stop();
     boost::system::error_code ec;
     tick_.cancel();
     hup_.cancel(ec);
@@ -180,6 +195,8 @@ class Daemon {
   std::atomic<bool> stopping_{false}, proc_scheduled_{false}, deliv_scheduled_{false};
   std::unique_ptr<Processor> processor_;
   std::unique_ptr<DeliveryRunner> runner_;
+  std::unique_ptr<ServiceContext> ctx_;
+  std::vector<std::unique_ptr<Service>> services_;
 };
 
 }  // namespace
@@ -206,17 +223,19 @@ int main(int argc, char** argv) {
     std::cout << "listd: " << path.string() << ": configuration OK (data_dir " << cfg.data_dir.string() << ")\n";
     return 0;
   }
-  // Bind listeners here (later issues), then drop privileges, then touch the data dir.
-  if (!drop_privileges(cfg)) return 78;
-  if (auto why = check_data_dir(cfg.data_dir); !why.empty()) {
-    std::cerr << "listd: refusing to start: " << why << "\n";
-    return 78;
-  }
+  // Bind every listener first (ports below 1024 need root), then drop privileges, then
+  // touch the data dir as the unprivileged user.
   try {
+    Daemon d(cfg);
+    d.bind();
+    if (!drop_privileges(cfg)) return 78;
+    if (auto why = check_data_dir(cfg.data_dir); !why.empty()) {
+      std::cerr << "listd: refusing to start: " << why << "\n";
+      return 78;
+    }
     ::umask(077);
     make_private_dir(cfg.data_dir);
     db_open(cfg.db_path(), true);
-    Daemon d(cfg);
     return d.run();
   } catch (const std::exception& e) {
     std::cerr << "listd: " << e.what() << "\n";

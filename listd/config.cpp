@@ -163,6 +163,9 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
   t["tls.tls_key"] = [origin](Config& cfg, const Ctx&, const std::string& v) {
     cfg.tls_key = resolve(origin, v).string();
   };
+  t["tokens.ttl"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.tokens_ttl = parse_uint(c, v, 60, 90ull * 86400);
+  };
   t["spool.workers"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.spool.workers = static_cast<unsigned>(parse_uint(c, v, 1, 64));
   };

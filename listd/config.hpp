@@ -67,6 +67,8 @@ struct Config {
   PlaintextAuth plaintext_auth = PlaintextAuth::loopback;
   std::string tls_cert, tls_key;  // [tls] defaults
 
+  std::uint64_t tokens_ttl = 3 * 86400;  // seconds a confirmation token lives
+
   struct Spool {
     unsigned workers = 2;       // worker threads for spool processing and delivery
     unsigned max_attempts = 3;  // recoveries before a message is set aside (SECURITY P5)

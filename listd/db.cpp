@@ -4,6 +4,9 @@
 #include <SQLiteCpp/Transaction.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
+#include <atomic>
 #include <stdexcept>
 #include <vector>
 
@@ -148,6 +151,27 @@ CREATE TABLE spool_attempts (
   attempts INTEGER NOT NULL
 );
 )SQL",
+    // 2: subscription requests awaiting an owner, and the log of automatic mails (rate limits).
+    R"SQL(
+CREATE TABLE subscription_requests (
+  id INTEGER PRIMARY KEY,
+  list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  action TEXT NOT NULL,
+  address TEXT NOT NULL,
+  via TEXT NOT NULL DEFAULT '',
+  created INTEGER NOT NULL,
+  UNIQUE (list_id, action, address)
+);
+CREATE TABLE autoreply_log (
+  id INTEGER PRIMARY KEY,
+  list_id INTEGER REFERENCES lists(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  sent_at INTEGER NOT NULL
+);
+CREATE INDEX autoreply_log_addr ON autoreply_log(address, kind, sent_at);
+CREATE INDEX pending_tokens_expires ON pending_tokens(expires);
+)SQL",
 };
 
 }  // namespace
@@ -188,6 +212,37 @@ std::unique_ptr<SQLite::Database> db_open(const std::filesystem::path& path, boo
     ++version;
   }
   return db;
+}
+
+WriteTx::WriteTx(SQLite::Database& db) : db_(db) {
+  static std::atomic<unsigned> counter{0};
+  nested_ = sqlite3_get_autocommit(db_.getHandle()) == 0;
+  if (nested_) {
+    name_ = "sp" + std::to_string(counter.fetch_add(1));
+    db_.exec("SAVEPOINT " + name_);
+  } else {
+    db_.exec("BEGIN IMMEDIATE");
+  }
+}
+
+WriteTx::~WriteTx() {
+  if (done_) return;
+  try {
+    if (nested_) {
+      db_.exec("ROLLBACK TO " + name_);
+      db_.exec("RELEASE " + name_);
+    } else {
+      db_.exec("ROLLBACK");
+    }
+  } catch (...) {
+    // Rolling back after an error can fail (the error may have ended the transaction); the
+    // outer code reports the original error.
+  }
+}
+
+void WriteTx::commit() {
+  db_.exec(nested_ ? "RELEASE " + name_ : std::string("COMMIT"));
+  done_ = true;
 }
 
 }  // namespace listd

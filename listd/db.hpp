@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 namespace listd {
 
@@ -19,5 +20,23 @@ std::unique_ptr<SQLite::Database> db_open(const std::filesystem::path& path, boo
 
 // db_schema_version - the newest migration number this build knows.
 int db_schema_version();
+
+// WriteTx - a write transaction that nests: at top level BEGIN IMMEDIATE (take the write lock
+// up front, so WAL readers never fail to upgrade), inside another transaction a SAVEPOINT.
+// Rolls back in the destructor unless commit() was called.
+class WriteTx {
+ public:
+  explicit WriteTx(SQLite::Database& db);
+  ~WriteTx();
+  WriteTx(const WriteTx&) = delete;
+  WriteTx& operator=(const WriteTx&) = delete;
+  void commit();
+
+ private:
+  SQLite::Database& db_;
+  bool nested_ = false;
+  bool done_ = false;
+  std::string name_;
+};
 
 }  // namespace listd

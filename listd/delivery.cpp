@@ -222,7 +222,7 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
   if (batch.empty()) return false;
   auto outcomes = transport_->deliver(job, message, batch);
   auto now = now_unix();
-  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  WriteTx tx(*db_);
   SQLite::Statement upd(*db_,
                         "UPDATE delivery_recipients SET state = ?, attempts = attempts + 1, next_attempt = ?, "
                         "last_reply = ? WHERE id = ?");
@@ -257,7 +257,7 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
 }
 
 void DeliveryRunner::finish_job(std::int64_t job_id) {
-  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  WriteTx tx(*db_);
   SQLite::Statement q(
       *db_,
       "UPDATE delivery_jobs SET delivered = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "

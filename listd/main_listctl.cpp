@@ -27,6 +27,7 @@
 #include "listd/router.hpp"
 #include "listd/spool.hpp"
 #include "listd/store.hpp"
+#include "listd/subscription.hpp"
 #include "listd/templates.hpp"
 #include "smtp/address.hpp"
 
@@ -138,34 +139,13 @@ void print_postfix_lines(const Config& cfg, const ListRow& l) {
             << "    " << l.host << "    lmtp:inet:" << cfg.lmtp.listen.str() << "\n";
 }
 
-// Queue a notice (a ready message) to `to`, delivered by the daemon like any job.
-void queue_notice(const Config& cfg, SQLite::Database& db, const ListRow& list, const std::string& to,
-                  const std::string& message) {
-  std::string id = spool_new_id();
-  make_private_dir(cfg.queue_dir() / "tmp");
-  write_durable(cfg.queue_dir() / "tmp", cfg.queue_dir(), id + ".notice.eml", {message});
-  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-  job_create_for_addresses(db, &list, "notice", id, "queue/" + id + ".notice.eml", list.name + "-bounces@" + list.host,
-                           {to});
-  tx.commit();
-}
-
 std::string newlist_notice(const Config& cfg, const ListRow& l, const std::string& owner) {
   Templates t(cfg.templates_dir);
   TemplateVars vars{{"list_name", l.name},         {"list_host", l.host},
                     {"list_address", l.address()}, {"owner", owner},
                     {"base_url", cfg.base_url},    {"list_url", cfg.base_url + "/lists/" + l.address()}};
   std::string body = t.render("mail/newlist.txt", vars);
-  char date[64];
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return "From: " + l.name + "-owner@" + l.host + "\nTo: " + owner + "\nSubject: Your new mailing list: " + l.name +
-         "\nDate: " + date + "\nMessage-ID: <" + random_hex(12) + "@" + l.host +
-         ">\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n"
-         "Auto-Submitted: auto-generated\nPrecedence: bulk\n\n" +
-         body;
+  return compose_notice(l, "owner", owner, "Your new mailing list: " + l.name, body);
 }
 
 int do_newlist(const Config& cfg, const std::string& address, const std::string& owner, const std::string& password,

@@ -161,7 +161,7 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     std::string rel = "queue/" + id + ".owner.eml";
     std::string hdr = "X-BeenThere: " + list.name + "-owner@" + list.host + "\n";
     write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), id + ".owner.eml", {hdr, e.message});
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTx tx(*db_);
     auto job = job_create_for_role(*db_, list, "owner", id, rel, bounces, {"owner"});
     ProcessResult r{"queued", "owner job " + std::to_string(job)};
     mark_processed(id, r);
@@ -175,7 +175,7 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     // handlers (role_queue), never dropped.
     std::string rel = "queue/" + id + "." + to_string(route->role) + ".eml";
     write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), id + "." + to_string(route->role) + ".eml", {e.message});
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTx tx(*db_);
     SQLite::Statement q(*db_,
                         "INSERT OR IGNORE INTO role_queue(list_id, role, detail, spool_id, sender, path, received) "
                         "VALUES (?,?,?,?,?,?,?)");
@@ -235,7 +235,7 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
   if (d.verdict == Verdict::hold) {
     std::string name = id + ".eml";
     write_durable(cfg_.held_dir() / "tmp", cfg_.held_dir(), name, {e.message});
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTx tx(*db_);
     SQLite::Statement q(*db_,
                         "INSERT OR IGNORE INTO held_messages(list_id, spool_id, sender, subject, message_id, reason, "
                         "path, size, received) VALUES (?,?,?,?,?,?,?,?,?)");
@@ -273,7 +273,7 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
   std::string qname = id + ".post.eml";
   write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), qname, {out});
 
-  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  WriteTx tx(*db_);
   std::int64_t uid = 0;
   if (!archive_rel.empty()) {
     MessageInfo ainfo = info;

@@ -1,5 +1,6 @@
 // store.cpp - see store.hpp.
 #include "listd/store.hpp"
+#include "listd/db.hpp"
 
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
@@ -59,6 +60,8 @@ std::vector<std::pair<std::string, std::string>> settings_to_pairs(const ListSet
       {"advertised", bool_text(s.advertised)},
       {"footer", s.footer},
       {"administrivia", bool_text(s.administrivia)},
+      {"subscribe_policy", s.subscribe_policy},
+      {"unsubscribe_policy", s.unsubscribe_policy},
   };
 }
 
@@ -110,6 +113,15 @@ void settings_set(ListSettings& s, const std::string& key, const std::string& va
     s.footer = value;
   } else if (key == "administrivia") {
     boolean(s.administrivia);
+  } else if (key == "subscribe_policy") {
+    if (value != "open" && value != "confirm" && value != "moderate" && value != "confirm_then_moderate")
+      throw StoreError("setting 'subscribe_policy': expected open, confirm, moderate or confirm_then_moderate, got '" +
+                       value + "'");
+    s.subscribe_policy = value;
+  } else if (key == "unsubscribe_policy") {
+    if (value != "open" && value != "confirm")
+      throw StoreError("setting 'unsubscribe_policy': expected open or confirm, got '" + value + "'");
+    s.unsubscribe_policy = value;
   } else {
     throw StoreError("unknown list setting '" + key + "'");
   }
@@ -206,7 +218,7 @@ ListRow Store::create_list(const std::string& name, const std::string& host, con
   if (!smtp::valid_domain(host)) throw StoreError("invalid list host '" + host + "'");
   auto owner = smtp::normalize_address(owner_email);
   if (!owner) throw StoreError("invalid owner address '" + owner_email + "'");
-  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  WriteTx tx(db_);
   if (find_list(name, host)) throw StoreError("list already exists: " + name + "@" + host);
   auto now = now_unix();
   {
@@ -253,7 +265,7 @@ ListRow Store::create_list(const std::string& name, const std::string& host, con
 }
 
 void Store::delete_list(const ListRow& list) {
-  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  WriteTx tx(db_);
   SQLite::Statement q(db_, "DELETE FROM lists WHERE id = ?");
   q.bind(1, list.id);
   q.exec();
@@ -329,7 +341,7 @@ Store::AddResult Store::add_members(const ListRow& list, const std::vector<std::
   }
   if (!r.bad.empty() && all_or_nothing) return r;
   auto now = now_unix();
-  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  WriteTx tx(db_);
   SQLite::Statement person(db_,
                            "INSERT INTO people(email, created) VALUES (?1, ?2) ON CONFLICT(email) DO UPDATE SET email "
                            "= excluded.email RETURNING id");
@@ -358,7 +370,7 @@ Store::AddResult Store::add_members(const ListRow& list, const std::vector<std::
 std::size_t Store::remove_members(const ListRow& list, const std::vector<std::string>& emails,
                                   const std::string& role) {
   std::size_t n = 0;
-  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  WriteTx tx(db_);
   SQLite::Statement q(db_,
                       "DELETE FROM memberships WHERE list_id = ? AND role = ? AND person_id = (SELECT id FROM "
                       "people WHERE email = ?)");

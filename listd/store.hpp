@@ -37,8 +37,10 @@ struct ListSettings {
   bool archive = true;
   bool archive_public = true;
   bool advertised = true;
-  std::string footer;         // mustache template text; empty = built-in footer
-  bool administrivia = true;  // hold posts that look like commands
+  std::string footer;                          // mustache template text; empty = built-in footer
+  bool administrivia = true;                   // hold posts that look like commands
+  std::string subscribe_policy = "confirm";    // open | confirm | moderate | confirm_then_moderate
+  std::string unsubscribe_policy = "confirm";  // open | confirm
 };
 
 // settings_get/set as text, for the CLI and web admin; throws StoreError for unknown keys or bad values.

@@ -5,6 +5,7 @@
 #include <SQLiteCpp/Transaction.h>
 
 #include "listd/archive.hpp"
+#include "listd/commands.hpp"
 #include "listd/db.hpp"
 #include "listd/decorate.hpp"
 #include "listd/delivery.hpp"
@@ -170,9 +171,21 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     return r;
   }
 
+  if (route->role == Role::request || route->role == Role::join || route->role == Role::leave ||
+      route->role == Role::confirm) {
+    // Email commands: handled and answered in the same transaction that marks the entry
+    // processed, so a crash repeats them all or none.
+    auto info = message_info(e.message);
+    WriteTx tx(*db_);
+    auto c = handle_command_mail(cfg_, *db_, templates_, list, *route, info, e.env.sender);
+    ProcessResult r{c.outcome == "silent" ? "ignored" : "commands", c.detail};
+    mark_processed(id, r);
+    tx.commit();
+    return r;
+  }
+
   if (route->role != Role::post) {
-    // -request, -join, -leave, -bounces, -confirm: kept for the command and bounce
-    // handlers (role_queue), never dropped.
+    // -bounces: kept for the bounce handler (role_queue), never dropped.
     std::string rel = "queue/" + id + "." + to_string(route->role) + ".eml";
     write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), id + "." + to_string(route->role) + ".eml", {e.message});
     WriteTx tx(*db_);

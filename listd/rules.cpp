@@ -92,6 +92,13 @@ Decision rule_banned(const PostFacts& f) {
   return {};
 }
 
+Decision rule_autoreply(const PostFacts& f) {
+  const auto& a = f.info->auto_submitted;
+  if (!a.empty() && a != "no")
+    return decide(Verdict::hold, "autoreply", "automatic message (Auto-Submitted: " + a + ")");
+  return {};
+}
+
 Decision rule_emergency(const PostFacts& f) {
   if (f.settings->emergency) return decide(Verdict::hold, "emergency", "the list is in emergency moderation");
   return {};
@@ -133,8 +140,8 @@ Decision rule_nonmember(const PostFacts& f) {
 
 Decision evaluate_post(const PostFacts& f) {
   using Rule = Decision (*)(const PostFacts&);
-  static constexpr std::array<Rule, 7> kRules = {rule_loop, rule_banned,    rule_emergency, rule_administrivia,
-                                                 rule_size, rule_moderated, rule_nonmember};
+  static constexpr std::array<Rule, 8> kRules = {rule_loop,          rule_banned, rule_autoreply, rule_emergency,
+                                                 rule_administrivia, rule_size,   rule_moderated, rule_nonmember};
   for (Rule r : kRules) {
     Decision d = r(f);
     if (!d.rule.empty()) return d;

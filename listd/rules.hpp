@@ -3,6 +3,8 @@
 // evaluate_post() runs them in order and stops at the first that decides:
 //   1. loop        our List-Id or X-BeenThere already present      -> discard
 //   2. banned      sender matches a ban (exact or ^regex)           -> discard (no backscatter)
+//   2b. autoreply  Auto-Submitted other than "no" (RFC 3834: a vacation reply to a post)
+//                  -> hold: never redistributed, but a moderator can still see it
 //   3. emergency   list in emergency moderation                     -> hold
 //   4. administrivia  the post looks like a command ("subscribe")  -> hold
 //   5. size        larger than the list's max_message_size (KiB)    -> hold
@@ -43,6 +45,7 @@ struct PostFacts {
 
 Decision rule_loop(const PostFacts& f);
 Decision rule_banned(const PostFacts& f);
+Decision rule_autoreply(const PostFacts& f);
 Decision rule_emergency(const PostFacts& f);
 Decision rule_administrivia(const PostFacts& f);
 Decision rule_size(const PostFacts& f);

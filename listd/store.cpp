@@ -62,6 +62,7 @@ std::vector<std::pair<std::string, std::string>> settings_to_pairs(const ListSet
       {"administrivia", bool_text(s.administrivia)},
       {"subscribe_policy", s.subscribe_policy},
       {"unsubscribe_policy", s.unsubscribe_policy},
+      {"roster", s.roster},
   };
 }
 
@@ -122,6 +123,10 @@ void settings_set(ListSettings& s, const std::string& key, const std::string& va
     if (value != "open" && value != "confirm")
       throw StoreError("setting 'unsubscribe_policy': expected open or confirm, got '" + value + "'");
     s.unsubscribe_policy = value;
+  } else if (key == "roster") {
+    if (value != "nobody" && value != "members" && value != "anyone")
+      throw StoreError("setting 'roster': expected nobody, members or anyone, got '" + value + "'");
+    s.roster = value;
   } else {
     throw StoreError("unknown list setting '" + key + "'");
   }

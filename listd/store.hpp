@@ -41,6 +41,7 @@ struct ListSettings {
   bool administrivia = true;                   // hold posts that look like commands
   std::string subscribe_policy = "confirm";    // open | confirm | moderate | confirm_then_moderate
   std::string unsubscribe_policy = "confirm";  // open | confirm
+  std::string roster = "nobody";               // who may get the member list by email: nobody | members | anyone
 };
 
 // settings_get/set as text, for the CLI and web admin; throws StoreError for unknown keys or bad values.

@@ -30,6 +30,7 @@ const char* to_string(SubStatus s) {
     case SubStatus::invalid_token: return "invalid_token";
     case SubStatus::rejected: return "rejected";
     case SubStatus::invited: return "invited";
+    case SubStatus::setting_changed: return "setting_changed";
   }
   return "?";
 }
@@ -48,7 +49,7 @@ std::string token_hash(const std::string& raw) {
 }
 
 std::string compose_notice(const ListRow& list, const std::string& from_local, const std::string& to,
-                           const std::string& subject, const std::string& body) {
+                           const std::string& subject, const std::string& body, const std::string& reply_to) {
   char date[64];
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -78,7 +79,8 @@ std::string compose_notice(const ListRow& list, const std::string& from_local, c
     subj = "=?utf-8?b?" + enc + "?=";
   }
   return "From: " + list.name + (from_local.empty() ? "" : "-" + from_local) + "@" + list.host + "\nTo: " + to +
-         "\nSubject: " + subj + "\nDate: " + date + "\nMessage-ID: <" + random_hex(12) + "@" + list.host +
+         (reply_to.empty() ? std::string() : "\nReply-To: " + reply_to) + "\nSubject: " + subj + "\nDate: " + date +
+         "\nMessage-ID: <" + random_hex(12) + "@" + list.host +
          ">\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n"
          "Auto-Submitted: auto-replied\nPrecedence: bulk\nList-Id: <" +
          list.name + "." + list.host + ">\nX-BeenThere: " + list.address() + "\n\n" + body;
@@ -166,7 +168,9 @@ void Subscriptions::send(const ListRow& list, const std::string& to, const std::
   std::string error;
   std::string body = templates_.render(template_name, vars, &error);
   if (!error.empty()) throw std::runtime_error("template " + template_name + ": " + error);
-  queue_notice(cfg_, db_, list, to, compose_notice(list, "request", to, subject, body));
+  auto reply_to = vars.find("confirm_address");
+  queue_notice(cfg_, db_, list, to,
+               compose_notice(list, "request", to, subject, body, reply_to == vars.end() ? "" : reply_to->second));
   SQLite::Statement q(db_, "INSERT INTO autoreply_log(list_id, address, kind, sent_at) VALUES (?,?,?,?)");
   q.bind(1, list.id);
   q.bind(2, to);
@@ -301,7 +305,8 @@ SubResult Subscriptions::invite(const ListRow& list, const std::string& address_
 SubResult Subscriptions::confirm(const std::string& raw, const ListRow* list) {
   WriteTx tx(db_);
   auto t = consume_token(raw);
-  if (!t || (list && t->list_id != list->id) || (t->action != "subscribe" && t->action != "unsubscribe")) {
+  if (!t || (list && t->list_id != list->id) ||
+      (t->action != "subscribe" && t->action != "unsubscribe" && t->action != "set")) {
     return {SubStatus::invalid_token, "unknown, used or expired confirmation token", {}, {}};
   }
   Store store(db_);
@@ -310,7 +315,9 @@ SubResult Subscriptions::confirm(const std::string& raw, const ListRow* list) {
     if (l.id == t->list_id) target = l;
   if (!target) return {SubStatus::invalid_token, "the list of this token no longer exists", t->address, {}};
   SubResult out;
-  if (t->action == "subscribe") {
+  if (t->action == "set") {
+    out = apply_setting(*target, t->address, t->payload);
+  } else if (t->action == "subscribe") {
     if (target->settings.subscribe_policy == "confirm_then_moderate" && t->payload != "invite")
       out = request_approval(*target, t->address, "confirm");
     else
@@ -320,6 +327,33 @@ SubResult Subscriptions::confirm(const std::string& raw, const ListRow* list) {
   }
   tx.commit();
   return out;
+}
+
+SubResult Subscriptions::apply_setting(const ListRow& list, const std::string& address, const std::string& payload) {
+  // payload: "digest=on|off" or "nomail=on|off" (made by the `set` email command).
+  auto eq = payload.find('=');
+  std::string key = payload.substr(0, eq), value = eq == std::string::npos ? "" : payload.substr(eq + 1);
+  const char* sql = nullptr;
+  if (key == "digest")
+    sql =
+        "UPDATE memberships SET delivery = ? WHERE list_id = ? AND role = 'member' AND person_id = (SELECT id FROM "
+        "people WHERE email = ?)";
+  else if (key == "nomail")
+    sql =
+        "UPDATE memberships SET nomail = ? WHERE list_id = ? AND role = 'member' AND person_id = (SELECT id FROM "
+        "people WHERE email = ?)";
+  if (!sql || (value != "on" && value != "off"))
+    return {SubStatus::invalid_token, "malformed setting token", address, {}};
+  SQLite::Statement q(db_, sql);
+  if (key == "digest")
+    q.bind(1, value == "on" ? "digest_mime" : "regular");
+  else
+    q.bind(1, value == "on" ? 1 : 0);
+  q.bind(2, list.id);
+  q.bind(3, address);
+  if (q.exec() == 0) return {SubStatus::not_member, address + " is not a member of " + list.address(), address, {}};
+  log_event(LogLevel::info, "member-setting", {{"list", list.address()}, {"address", address}, {"set", payload}});
+  return {SubStatus::setting_changed, key + " is now " + value + " for " + address, address, {}};
 }
 
 std::vector<PendingRequest> Subscriptions::pending(const ListRow& list) {

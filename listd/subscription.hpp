@@ -44,6 +44,7 @@ enum class SubStatus {
   invalid_token,      // unknown, used, expired, or bound to another list/action
   rejected,           // an owner refused the request
   invited,            // an invitation went to the address
+  setting_changed,    // a confirmed `set digest|nomail on|off`
 };
 const char* to_string(SubStatus s);
 
@@ -98,6 +99,7 @@ class Subscriptions {
  private:
   SubResult do_subscribe(const ListRow& list, const std::string& address, const std::string& via);
   SubResult do_unsubscribe(const ListRow& list, const std::string& address, const std::string& via);
+  SubResult apply_setting(const ListRow& list, const std::string& address, const std::string& payload);
   SubResult request_approval(const ListRow& list, const std::string& address, const std::string& via);
   bool confirm_allowed(const ListRow& list, const std::string& address);
   void send(const ListRow& list, const std::string& to, const std::string& template_name, const std::string& subject,
@@ -109,8 +111,10 @@ class Subscriptions {
 
 // compose_notice - a complete RFC 5322 notice from the list (From: NAME-owner or -request),
 // UTF-8 text/plain, with Auto-Submitted: auto-replied and Precedence: bulk (RFC 3834).
+// `reply_to` (optional) sets Reply-To:, e.g. NAME-confirm+TOKEN@HOST on confirmation mails so
+// that a plain reply confirms.
 std::string compose_notice(const ListRow& list, const std::string& from_local, const std::string& to,
-                           const std::string& subject, const std::string& body);
+                           const std::string& subject, const std::string& body, const std::string& reply_to = "");
 
 // queue_notice - write the notice durably to queue/ and create a 'notice' delivery job to
 // `to` in one transaction. Envelope sender NAME-bounces@HOST.

@@ -119,7 +119,9 @@ class Listd:
     def sql(self, query, *params):
         con = sqlite3.connect(os.path.join(self.data, "listd.db"), timeout=30)
         try:
-            return con.execute(query, params).fetchall()
+            rows = con.execute(query, params).fetchall()
+            con.commit()
+            return rows
         finally:
             con.close()
 

@@ -115,10 +115,17 @@ TEST(Pipeline, OwnLoopDiscarded) {
 TEST(Pipeline, OtherRolesQueuedNotDropped) {
   Env env;
   Processor p(env.cfg, env.templates);
-  EXPECT_EQ(p.process(env.spool("Subject: subscribe\n\n", "mi_lista-request@lists.mired.org")).outcome, "queued");
-  EXPECT_EQ(p.process(env.spool("Subject: x\n\n", "mi_lista-join@lists.mired.org")).outcome, "queued");
+  EXPECT_EQ(p.process(env.spool("From: carol@example.org\nSubject: subscribe\n\n", "mi_lista-request@lists.mired.org",
+                                "carol@example.org"))
+                .outcome,
+            "commands");
+  EXPECT_EQ(p.process(env.spool("From: dave@example.org\nSubject: x\n\n", "mi_lista-join@lists.mired.org",
+                                "dave@example.org"))
+                .outcome,
+            "commands");
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM pending_tokens WHERE action = 'subscribe'"), 2);
   EXPECT_EQ(p.process(env.spool("Subject: x\n\n", "mi_lista-bounces+bob=mired.org@lists.mired.org")).outcome, "queued");
-  EXPECT_EQ(env.scalar("SELECT count(*) FROM role_queue"), 3);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM role_queue"), 1);
   EXPECT_EQ(p.process(env.spool("Subject: help\n\nplease\n", "mi_lista-owner@lists.mired.org")).outcome, "queued");
   EXPECT_EQ(env.scalar("SELECT total FROM delivery_jobs WHERE kind = 'owner'"), 1);
 }

@@ -128,3 +128,13 @@ TEST(Rules, OrderLoopBeforeEverythingElse) {
   f.facts.sender_is_member = false;
   EXPECT_EQ(evaluate_post(f.facts).rule, "loop");
 }
+
+TEST(Rules, AutoRepliesAreHeldNotRedistributed) {
+  Fixture f;
+  f.info.auto_submitted = "auto-replied";
+  auto d = evaluate_post(f.facts);
+  EXPECT_EQ(d.verdict, Verdict::hold);
+  EXPECT_EQ(d.rule, "autoreply");
+  f.info.auto_submitted = "no";
+  EXPECT_EQ(evaluate_post(f.facts).verdict, Verdict::accept);
+}

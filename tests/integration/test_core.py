@@ -73,10 +73,10 @@ class CoreTest(unittest.TestCase):
         self.assertEqual(empty.returncode, 65)
         headerless = self.l.listctl("pipe", "lists.mired.org", "mi_lista", stdin=b"just some text\nno header\n")
         self.assertEqual(headerless.returncode, 65)
-        request = self.l.listctl("pipe", "lists.mired.org", "mi_lista-request", stdin=b"Subject: help\n\nhelp\n")
-        self.assertEqual(request.returncode, 0)
+        bounce = self.l.listctl("pipe", "lists.mired.org", "mi_lista-bounces", stdin=b"Subject: bounce\n\nx\n")
+        self.assertEqual(bounce.returncode, 0)
         wait_for(lambda: len(self.l.outbox()) == 2, what="post delivered")
-        wait_for(lambda: self.l.sql("SELECT role FROM role_queue") == [("request",)], what="request queued")
+        wait_for(lambda: self.l.sql("SELECT role FROM role_queue") == [("bounces",)], what="bounce queued")
         self.assertEqual(len(self.l.files("spool", "new")), 0)
 
     def test_50mb_body_refused_cleanly_nothing_spooled(self):

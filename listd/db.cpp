@@ -151,7 +151,8 @@ CREATE TABLE spool_attempts (
   attempts INTEGER NOT NULL
 );
 )SQL",
-    // 2: subscription requests awaiting an owner, and the log of automatic mails (rate limits).
+    // 2: subscription requests awaiting an owner, the log of automatic mails (rate limits),
+    //    bounce scores.
     R"SQL(
 CREATE TABLE subscription_requests (
   id INTEGER PRIMARY KEY,
@@ -171,6 +172,16 @@ CREATE TABLE autoreply_log (
 );
 CREATE INDEX autoreply_log_addr ON autoreply_log(address, kind, sent_at);
 CREATE INDEX pending_tokens_expires ON pending_tokens(expires);
+CREATE TABLE bounce_scores (
+  list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  score REAL NOT NULL,
+  last_day INTEGER NOT NULL,          -- unix day of the last counted bounce
+  last_status TEXT NOT NULL DEFAULT '',
+  warnings_sent INTEGER NOT NULL DEFAULT 0,
+  next_warning INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (list_id, person_id)
+);
 )SQL",
 };
 

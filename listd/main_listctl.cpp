@@ -18,6 +18,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "listd/bounce.hpp"
 #include "listd/config.hpp"
 #include "listd/db.hpp"
 #include "listd/delivery.hpp"
@@ -297,11 +298,29 @@ int run_listctl(int argc, char** argv) {
   settings->add_option("KEY", s_key);
   auto* s_value_opt = settings->add_option("VALUE", s_value);
 
+  std::string bc_verp;
+  auto* bounce_check = app.add_subcommand("bounce-check", "is the message on stdin a bounce? which addresses?");
+  bounce_check->add_option("--verp", bc_verp, "the VERP-decoded recipient, if the bounce came to NAME-bounces+x=y@");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : EX_USAGE_;
+  }
+
+  if (*bounce_check) {
+    // The same parser the daemon runs on mail to NAME-bounces@; needs no config.
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    auto r = bounce_parse(ss.str(), bc_verp);
+    std::cout << "bounce: " << (r.is_bounce ? "yes" : "no");
+    if (r.is_bounce) std::cout << " (" << r.format << ")";
+    std::cout << "\n";
+    for (auto& a : r.addresses)
+      std::cout << a.address << "\t" << (a.permanent ? "permanent" : "temporary")
+                << (a.status.empty() ? "" : "\t" + a.status) << "\n";
+    return EX_OK_;
   }
 
   Config cfg = load(config_flag);

@@ -112,7 +112,7 @@ class Daemon {
       s->start();
       log_event(LogLevel::info, "service-started", {{"service", s->name()}});
     }
-    schedule_processing();  // whatever was spooled while we were down
+    schedule_processing(true);  // whatever was spooled while we were down
     schedule_delivery();
     ioc_.run();
     pool_.join();
@@ -152,18 +152,23 @@ class Daemon {
     tick_.expires_after(poll_interval_);
     tick_.async_wait([this](auto ec) {
       if (ec || stopping_) return;
-      schedule_processing();
+      schedule_processing(true);
       schedule_delivery();
       arm_tick();
     });
   }
 
-  void schedule_processing() {
+  // schedule_processing - a spool pass (coalesced); with `maintenance`, also the periodic
+  // bounce warnings/removals.
+  void schedule_processing(bool maintenance = false) {
+    if (maintenance) maintenance_due_ = true;
     if (stopping_ || proc_scheduled_.exchange(true)) return;
     asio::post(proc_strand_, [this] {
       proc_scheduled_ = false;
       try {
-        if (processor_->process_pending(&stopping_) > 0) schedule_delivery();
+        std::size_t work = processor_->process_pending(&stopping_);
+        if (maintenance_due_.exchange(false)) work += processor_->maintenance();
+        if (work > 0) schedule_delivery();
       } catch (const std::exception& e) {
         log_event(LogLevel::error, "spool-pass-failed", {{"error", e.what()}});
       }
@@ -192,7 +197,7 @@ class Daemon {
   asio::posix::stream_descriptor inotify_;
   std::array<char, 4096> ibuf_{};
   std::chrono::steady_clock::duration poll_interval_ = kTick;
-  std::atomic<bool> stopping_{false}, proc_scheduled_{false}, deliv_scheduled_{false};
+  std::atomic<bool> stopping_{false}, proc_scheduled_{false}, deliv_scheduled_{false}, maintenance_due_{false};
   std::unique_ptr<Processor> processor_;
   std::unique_ptr<DeliveryRunner> runner_;
   std::unique_ptr<ServiceContext> ctx_;

@@ -5,6 +5,7 @@
 #include <SQLiteCpp/Transaction.h>
 
 #include "listd/archive.hpp"
+#include "listd/bounce.hpp"
 #include "listd/commands.hpp"
 #include "listd/db.hpp"
 #include "listd/decorate.hpp"
@@ -27,6 +28,10 @@ Processor::Processor(const Config& cfg, const Templates& templates)
   make_private_dir(cfg_.held_dir() / "tmp");
   make_private_dir(cfg_.archive_dir());
   mime_init();
+}
+
+std::size_t Processor::maintenance() {
+  return bounce_maintenance(cfg_, *db_, templates_);
 }
 
 std::size_t Processor::process_pending(const std::atomic<bool>* stop) {
@@ -184,8 +189,48 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     return r;
   }
 
+  if (route->role == Role::bounces) {
+    std::string verp;
+    if (!route->detail.empty()) verp = verp_decode(route->detail).value_or("");
+    auto b = bounce_parse(e.message, verp);
+    WriteTx tx(*db_);
+    std::string detail;
+    for (auto& a : b.addresses) {
+      auto what = bounce_record(cfg_, *db_, templates_, list, a);
+      detail += (detail.empty() ? "" : "; ") + what;
+      log_event(LogLevel::info, "bounce",
+                {{"spool", id},
+                 {"list", list.address()},
+                 {"address", a.address},
+                 {"permanent", a.permanent ? "yes" : "no"},
+                 {"status", a.status},
+                 {"format", b.format},
+                 {"result", what}});
+    }
+    if (!b.is_bounce) {
+      // Not recognisable as a bounce: kept for the owners to look at, never dropped.
+      std::string rel = "queue/" + id + ".bounces.eml";
+      write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), id + ".bounces.eml", {e.message});
+      SQLite::Statement q(*db_,
+                          "INSERT OR IGNORE INTO role_queue(list_id, role, detail, spool_id, sender, path, received) "
+                          "VALUES (?,?,?,?,?,?,?)");
+      q.bind(1, list.id);
+      q.bind(2, "bounces");
+      q.bind(3, route->detail);
+      q.bind(4, id);
+      q.bind(5, e.env.sender);
+      q.bind(6, rel);
+      q.bind(7, e.env.received);
+      q.exec();
+      detail = "unrecognised bounce kept in queue/";
+    }
+    ProcessResult r{b.is_bounce ? "bounce" : "queued", detail};
+    mark_processed(id, r);
+    tx.commit();
+    return r;
+  }
+
   if (route->role != Role::post) {
-    // -bounces: kept for the bounce handler (role_queue), never dropped.
     std::string rel = "queue/" + id + "." + to_string(route->role) + ".eml";
     write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), id + "." + to_string(route->role) + ".eml", {e.message});
     WriteTx tx(*db_);

@@ -35,6 +35,8 @@ class Processor {
   // process_pending - every entry in spool/new, oldest first, until `stop` becomes true;
   // returns how many were processed.
   std::size_t process_pending(const std::atomic<bool>* stop = nullptr);
+  // maintenance - periodic work on the same connection: bounce warnings and removals.
+  std::size_t maintenance();
   const Spool& spool() const { return spool_; }
 
  private:

@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <random>
 #include <regex>
 
@@ -63,6 +64,11 @@ std::vector<std::pair<std::string, std::string>> settings_to_pairs(const ListSet
       {"subscribe_policy", s.subscribe_policy},
       {"unsubscribe_policy", s.unsubscribe_policy},
       {"roster", s.roster},
+      {"bounce_threshold",
+       std::to_string(s.bounce_threshold).substr(0, std::to_string(s.bounce_threshold).find('.') + 2)},
+      {"bounce_stale_days", std::to_string(s.bounce_stale_days)},
+      {"bounce_warnings", std::to_string(s.bounce_warnings)},
+      {"bounce_warning_interval", std::to_string(s.bounce_warning_interval)},
   };
 }
 
@@ -127,6 +133,20 @@ void settings_set(ListSettings& s, const std::string& key, const std::string& va
     if (value != "nobody" && value != "members" && value != "anyone")
       throw StoreError("setting 'roster': expected nobody, members or anyone, got '" + value + "'");
     s.roster = value;
+  } else if (key == "bounce_threshold") {
+    char* end = nullptr;
+    double d = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0' || !(d >= 0.5 && d <= 100))
+      throw StoreError("setting 'bounce_threshold': expected a number from 0.5 to 100, got '" + value + "'");
+    s.bounce_threshold = d;
+  } else if (key == "bounce_stale_days" || key == "bounce_warnings" || key == "bounce_warning_interval") {
+    int n = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || ec != std::errc() || p != value.data() + value.size() || n < 0 || n > 365)
+      throw StoreError("setting '" + key + "': expected a whole number from 0 to 365, got '" + value + "'");
+    (key == "bounce_stale_days" ? s.bounce_stale_days
+     : key == "bounce_warnings" ? s.bounce_warnings
+                                : s.bounce_warning_interval) = n;
   } else {
     throw StoreError("unknown list setting '" + key + "'");
   }

@@ -42,6 +42,10 @@ struct ListSettings {
   std::string subscribe_policy = "confirm";    // open | confirm | moderate | confirm_then_moderate
   std::string unsubscribe_policy = "confirm";  // open | confirm
   std::string roster = "nobody";               // who may get the member list by email: nobody | members | anyone
+  double bounce_threshold = 5.0;               // score at which delivery is disabled
+  int bounce_stale_days = 7;                   // a score older than this restarts
+  int bounce_warnings = 3;                     // warnings to a disabled member before removal
+  int bounce_warning_interval = 7;             // days between warnings
 };
 
 // settings_get/set as text, for the CLI and web admin; throws StoreError for unknown keys or bad values.

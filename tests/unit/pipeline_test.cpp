@@ -124,7 +124,8 @@ TEST(Pipeline, OtherRolesQueuedNotDropped) {
                 .outcome,
             "commands");
   EXPECT_EQ(env.scalar("SELECT count(*) FROM pending_tokens WHERE action = 'subscribe'"), 2);
-  EXPECT_EQ(p.process(env.spool("Subject: x\n\n", "mi_lista-bounces+bob=mired.org@lists.mired.org")).outcome, "queued");
+  EXPECT_EQ(p.process(env.spool("Subject: x\n\n", "mi_lista-bounces@lists.mired.org")).outcome, "queued");
+  EXPECT_EQ(p.process(env.spool("Subject: x\n\n", "mi_lista-bounces+bob=mired.org@lists.mired.org")).outcome, "bounce");
   EXPECT_EQ(env.scalar("SELECT count(*) FROM role_queue"), 1);
   EXPECT_EQ(p.process(env.spool("Subject: help\n\nplease\n", "mi_lista-owner@lists.mired.org")).outcome, "queued");
   EXPECT_EQ(env.scalar("SELECT total FROM delivery_jobs WHERE kind = 'owner'"), 1);

@@ -1,0 +1,91 @@
+"""Bounce handling against a real listd: `listctl bounce-check` on every sample, and a DSN for
+bob moving him to disabled (owner told), then warned, then removed.
+"""
+import glob
+import os
+import unittest
+
+from listd_harness import BIN, Listd, wait_for
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "data", "bounces")
+
+
+class BounceCheckTest(unittest.TestCase):
+    def test_every_sample(self):
+        expected = {
+            "dsn_postfix.eml": "gone@example.org\tpermanent\t5.1.1",
+            "dsn_delayed.eml": "slow@example.org\ttemporary\t4.4.1",
+            "exim.eml": "nobody@example.net\tpermanent",
+            "qmail.eml": "olduser@qmail.example.com\tpermanent",
+            "sendmail.eml": "prof@sm.example.edu\tpermanent",
+            "exchange.eml": "jdoe@corp.example.com\tpermanent",
+        }
+        files = sorted(glob.glob(os.path.join(DATA, "*.eml")))
+        self.assertGreaterEqual(len(files), 7)
+        import subprocess
+        for path in files:
+            with open(path, "rb") as f:
+                p = subprocess.run([os.path.join(BIN, "listctl"), "bounce-check"], stdin=f, capture_output=True,
+                                   timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            out = p.stdout.decode()
+            name = os.path.basename(path)
+            if name in expected:
+                self.assertTrue(out.startswith("bounce: yes"), (name, out))
+                self.assertIn(expected[name], out, name)
+            else:
+                self.assertTrue(out.startswith("bounce: no"), (name, out))
+
+
+class BounceScoringTest(unittest.TestCase):
+    def setUp(self):
+        self.l = Listd()
+        self.l.demo()
+        for k, v in (("bounce_threshold", "1"), ("bounce_warnings", "1")):
+            self.l.listctl("settings", "mi_lista@lists.mired.org", k, v, check=True)
+
+    def tearDown(self):
+        self.l.cleanup()
+
+    def member(self, email):
+        rows = self.l.sql("SELECT m.disabled FROM memberships m JOIN people p ON p.id = m.person_id "
+                          "WHERE p.email = ? AND m.role = 'member'", email)
+        return rows[0][0] if rows else None
+
+    def mails_to(self, who, text):
+        n = 0
+        for path in self.l.outbox():
+            with open(path, "rb") as f:
+                data = f.read()
+            if ("Delivered-To: " + who).encode() in data and text.encode() in data:
+                n += 1
+        return n
+
+    def test_dsn_disables_then_warns_then_removes(self):
+        with open(os.path.join(DATA, "dsn_postfix.eml"), "rb") as f:
+            dsn = f.read().replace(b"gone@example.org", b"bob@mired.org")
+        self.l.start()
+        p = self.l.listctl("pipe", "lists.mired.org", "mi_lista-bounces", "--sender", "", stdin=dsn)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        wait_for(lambda: self.member("bob@mired.org") == 1, what="bob disabled")
+        wait_for(lambda: self.mails_to("ana@mired.org", "bob@mired.org was disabled"), what="owner told")
+        self.assertIn("ev=bounce-disabled", self.l.log())
+        # A post no longer goes to bob.
+        self.l.listctl("inject", "mi_lista@lists.mired.org", "--sender", "ana@mired.org",
+                       stdin=b"From: ana@mired.org\nSubject: after\n\nx\n", check=True)
+        wait_for(lambda: self.mails_to("ana@mired.org", "[mi_lista] after"), what="post to ana")
+        self.assertEqual(self.mails_to("bob@mired.org", "[mi_lista] after"), 0)
+        # Maintenance (at start and every tick) sends the warning...
+        self.l.stop()
+        self.l.start()
+        wait_for(lambda: self.mails_to("bob@mired.org", "has been disabled"), what="warning to bob")
+        # ...and once the last warning's interval is over, removes him.
+        self.l.sql("UPDATE bounce_scores SET next_warning = 1")
+        self.l.stop()
+        self.l.start()
+        wait_for(lambda: self.member("bob@mired.org") is None, what="bob removed")
+        wait_for(lambda: self.mails_to("ana@mired.org", "bob@mired.org was removed"), what="owner told of removal")
+
+
+if __name__ == "__main__":
+    unittest.main()

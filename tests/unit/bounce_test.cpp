@@ -1,0 +1,65 @@
+// bounce_test.cpp - bounce_parse on one sample per format (tests/data/bounces/).
+#include <gtest/gtest.h>
+
+#include "listd/bounce.hpp"
+#include "listd/fsutil.hpp"
+
+using namespace listd;
+
+struct BounceRow {
+  const char* file;
+  bool is_bounce;
+  const char* format;
+  const char* address;
+  bool permanent;
+};
+
+class Bounces : public ::testing::TestWithParam<BounceRow> {};
+
+TEST_P(Bounces, Row) {
+  const auto& p = GetParam();
+  auto raw = read_file(std::string(LISTD_TEST_DATA) + "/bounces/" + p.file);
+  auto r = bounce_parse(raw);
+  ASSERT_EQ(r.is_bounce, p.is_bounce) << p.file;
+  if (!p.is_bounce) return;
+  EXPECT_EQ(r.format, p.format);
+  ASSERT_EQ(r.addresses.size(), 1u);
+  EXPECT_EQ(r.addresses[0].address, p.address);
+  EXPECT_EQ(r.addresses[0].permanent, p.permanent);
+  // CRLF input gives the same answer.
+  std::string crlf;
+  for (char c : raw) {
+    if (c == '\n') crlf += '\r';
+    crlf += c;
+  }
+  auto r2 = bounce_parse(crlf);
+  ASSERT_EQ(r2.addresses.size(), 1u);
+  EXPECT_EQ(r2.addresses[0].address, p.address);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, Bounces,
+                         ::testing::Values(BounceRow{"dsn_postfix.eml", true, "dsn", "gone@example.org", true},
+                                           BounceRow{"dsn_delayed.eml", true, "dsn", "slow@example.org", false},
+                                           BounceRow{"exim.eml", true, "exim", "nobody@example.net", true},
+                                           BounceRow{"qmail.eml", true, "qmail", "olduser@qmail.example.com", true},
+                                           BounceRow{"sendmail.eml", true, "sendmail", "prof@sm.example.edu", true},
+                                           BounceRow{"exchange.eml", true, "exchange", "jdoe@corp.example.com", true},
+                                           BounceRow{"not_a_bounce.eml", false, "", "", false}),
+                         [](const auto& info) {
+                           std::string n = info.param.file;
+                           return n.substr(0, n.find('.'));
+                         });
+
+TEST(Bounce, VerpNamesTheRecipientWhenTheBodyDoesNot) {
+  auto r = bounce_parse("From: MAILER-DAEMON@x.org\nSubject: Undeliverable\n\nsorry\n", "bob@mired.org");
+  ASSERT_TRUE(r.is_bounce);
+  EXPECT_EQ(r.format, "verp");
+  EXPECT_EQ(r.addresses[0].address, "bob@mired.org");
+  EXPECT_TRUE(r.addresses[0].permanent);
+}
+
+TEST(Bounce, GarbageIsNoBounce) {
+  EXPECT_FALSE(bounce_parse("").is_bounce);
+  std::string junk(100000, '\xff');
+  EXPECT_FALSE(bounce_parse(junk).is_bounce);
+}

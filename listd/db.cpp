@@ -152,7 +152,7 @@ CREATE TABLE spool_attempts (
 );
 )SQL",
     // 2: subscription requests awaiting an owner, the log of automatic mails (rate limits),
-    //    bounce scores.
+    //    bounce scores, digests.
     R"SQL(
 CREATE TABLE subscription_requests (
   id INTEGER PRIMARY KEY,
@@ -181,6 +181,25 @@ CREATE TABLE bounce_scores (
   warnings_sent INTEGER NOT NULL DEFAULT 0,
   next_warning INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (list_id, person_id)
+);
+CREATE TABLE digest_items (
+  id INTEGER PRIMARY KEY,
+  list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,
+  spool_id TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  from_text TEXT NOT NULL,
+  date TEXT NOT NULL,
+  text TEXT NOT NULL,
+  message BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  added INTEGER NOT NULL,
+  UNIQUE (list_id, spool_id)
+);
+CREATE TABLE digest_state (
+  list_id INTEGER PRIMARY KEY REFERENCES lists(id) ON DELETE CASCADE,
+  volume INTEGER NOT NULL,
+  issue INTEGER NOT NULL,
+  last_sent INTEGER NOT NULL
 );
 )SQL",
 };

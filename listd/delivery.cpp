@@ -85,6 +85,15 @@ std::unique_ptr<Transport> make_transport(const Config& cfg) {
   return nullptr;
 }
 
+void wake_delivery(const Config& cfg) {
+  try {
+    make_private_dir(cfg.queue_dir() / "tmp");
+    write_durable(cfg.queue_dir() / "tmp", cfg.queue_dir(), ".wake", {});
+  } catch (const std::exception&) {
+    // The daemon's periodic tick picks the work up anyway.
+  }
+}
+
 namespace {
 
 std::optional<std::int64_t> existing_job(SQLite::Database& db, const std::string& spool_id, const std::string& kind) {

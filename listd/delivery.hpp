@@ -99,6 +99,10 @@ class DeliveryRunner {
 
 std::unique_ptr<Transport> make_transport(const Config& cfg);
 
+// wake_delivery - tell a running daemon (inotify on queue/) that committed delivery work is
+// waiting; for other processes (listctl) after their transaction committed. Best effort.
+void wake_delivery(const Config& cfg);
+
 // Row for `listctl queue`.
 struct JobStatus {
   std::int64_t id = 0;

@@ -22,6 +22,7 @@
 #include "listd/config.hpp"
 #include "listd/db.hpp"
 #include "listd/delivery.hpp"
+#include "listd/digest.hpp"
 #include "listd/fsutil.hpp"
 #include "listd/message.hpp"
 #include "listd/password.hpp"
@@ -163,7 +164,10 @@ int do_newlist(const Config& cfg, const std::string& address, const std::string&
   }
   std::cout << "Created list " << l.address() << " (owner " << *smtp::normalize_address(owner) << ")\n";
   print_postfix_lines(cfg, l);
-  if (!quiet) queue_notice(cfg, *db, l, *smtp::normalize_address(owner), newlist_notice(cfg, l, owner));
+  if (!quiet) {
+    queue_notice(cfg, *db, l, *smtp::normalize_address(owner), newlist_notice(cfg, l, owner));
+    wake_delivery(cfg);
+  }
   return EX_OK_;
 }
 
@@ -258,6 +262,9 @@ int run_listctl(int argc, char** argv) {
   members->add_option("ACTION", m_action)->required()->check(CLI::IsMember({"list", "add", "remove"}));
   members->add_option("EMAIL", m_emails);
   members->add_option("--file", m_file, "one address a line ('-' for stdin)");
+  std::string m_delivery;
+  members->add_option("--delivery", m_delivery, "with add: regular, digest_mime or digest_plain")
+      ->check(CLI::IsMember({"regular", "digest_mime", "digest_plain"}));
   members->add_option("--role", m_role, "member (default), owner or moderator")
       ->check(CLI::IsMember({"member", "owner", "moderator"}));
 
@@ -297,6 +304,12 @@ int run_listctl(int argc, char** argv) {
   settings->add_option("LIST@HOST", s_addr)->required();
   settings->add_option("KEY", s_key);
   auto* s_value_opt = settings->add_option("VALUE", s_value);
+
+  std::string d_addr;
+  bool d_send = false;
+  auto* digest = app.add_subcommand("digest", "show or send a list's collected digest");
+  digest->add_option("LIST@HOST", d_addr)->required();
+  digest->add_flag("--send", d_send, "send the digest now");
 
   std::string bc_verp;
   auto* bounce_check = app.add_subcommand("bounce-check", "is the message on stdin a bounce? which addresses?");
@@ -369,6 +382,20 @@ int run_listctl(int argc, char** argv) {
       if (!r.bad.empty()) {
         for (auto& [a, why] : r.bad) std::cerr << "listctl: '" << a << "': " << why << "\n";
         throw Failure{EX_DATAERR_, std::to_string(r.bad.size()) + " invalid address(es); nothing was added"};
+      }
+      if (!m_delivery.empty()) {
+        SQLite::Statement q(
+            *db,
+            "UPDATE memberships SET delivery = ? WHERE list_id = ? AND role = ? AND person_id = (SELECT "
+            "id FROM people WHERE email = ?)");
+        for (auto& e : emails) {
+          q.bind(1, m_delivery);
+          q.bind(2, l.id);
+          q.bind(3, m_role);
+          q.bind(4, smtp::normalize_address(e).value_or(e));
+          q.exec();
+          q.reset();
+        }
       }
       std::cout << "added " << r.added << ", already " << m_role << " " << r.existing << "\n";
     } else {
@@ -448,6 +475,25 @@ int run_listctl(int argc, char** argv) {
                 << q.getColumn(4).getString() << "\n";
     }
     if (n == 0) std::cerr << "no held messages\n";
+    return EX_OK_;
+  }
+
+  if (*digest) {
+    auto db = open_db(cfg);
+    Store store(*db);
+    auto l = get_list(store, d_addr);
+    if (d_send) {
+      Templates t(cfg.templates_dir);
+      auto n = digest_send(cfg, *db, t, l);
+      wake_delivery(cfg);
+      std::cout << (n ? "digest queued with " + std::to_string(n) + " post(s)" : std::string("nothing collected"))
+                << "\n";
+    } else {
+      SQLite::Statement q(*db, "SELECT count(*), coalesce(sum(size), 0) FROM digest_items WHERE list_id = ?");
+      q.bind(1, l.id);
+      q.executeStep();
+      std::cout << q.getColumn(0).getInt64() << " post(s), " << q.getColumn(1).getInt64() << " bytes collected\n";
+    }
     return EX_OK_;
   }
 

@@ -89,7 +89,12 @@ class Daemon {
     processor_ = std::make_unique<Processor>(cfg_, templates_);
     runner_ = std::make_unique<DeliveryRunner>(cfg_, make_transport(cfg_));
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd < 0 || ::inotify_add_watch(fd, processor_->spool().new_dir().c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+    // spool/new: new mail to process. queue/: a job file renamed in by another process
+    // (listctl's notices and digests) means new delivery work.
+    if (fd < 0 ||
+        (spool_wd_ = ::inotify_add_watch(fd, processor_->spool().new_dir().c_str(), IN_MOVED_TO | IN_CLOSE_WRITE)) <
+            0 ||
+        ::inotify_add_watch(fd, cfg_.queue_dir().c_str(), IN_MOVED_TO) < 0) {
       log_event(LogLevel::warn, "inotify-unavailable", {{"error", std::strerror(errno)}, {"fallback", "1s polling"}});
       if (fd >= 0) ::close(fd);
       poll_interval_ = std::chrono::seconds(1);
@@ -132,9 +137,16 @@ class Daemon {
   }
 
   void watch_spool() {
-    inotify_.async_read_some(asio::buffer(ibuf_), [this](auto ec, std::size_t) {
+    inotify_.async_read_some(asio::buffer(ibuf_), [this](auto ec, std::size_t n) {
       if (ec) return;
-      schedule_processing();
+      bool spool = false, queue = false;
+      for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+        auto* ev = reinterpret_cast<const inotify_event*>(ibuf_.data() + off);
+        (ev->wd == spool_wd_ ? spool : queue) = true;
+        off += sizeof(inotify_event) + ev->len;
+      }
+      if (spool) schedule_processing();
+      if (queue) schedule_delivery();
       watch_spool();
     });
   }
@@ -195,7 +207,8 @@ class Daemon {
   asio::signal_set signals_, hup_;
   asio::steady_timer tick_;
   asio::posix::stream_descriptor inotify_;
-  std::array<char, 4096> ibuf_{};
+  alignas(inotify_event) std::array<char, 4096> ibuf_{};
+  int spool_wd_ = -1;
   std::chrono::steady_clock::duration poll_interval_ = kTick;
   std::atomic<bool> stopping_{false}, proc_scheduled_{false}, deliv_scheduled_{false}, maintenance_due_{false};
   std::unique_ptr<Processor> processor_;

@@ -10,6 +10,7 @@
 #include "listd/db.hpp"
 #include "listd/decorate.hpp"
 #include "listd/delivery.hpp"
+#include "listd/digest.hpp"
 #include "listd/fsutil.hpp"
 #include "listd/log.hpp"
 #include "listd/message.hpp"
@@ -340,6 +341,8 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     uid = archive_index(*db_, list, id, archive_rel, ainfo, e.env.received);
   }
   auto job = job_create_for_members(*db_, list, "post", id, "queue/" + qname, bounces, facts.sender);
+  digest_add(*db_, list, id, info, *decorated);
+  digest_send_due(cfg_, *db_, templates_, &list);  // the size threshold
   ProcessResult r{"accepted", "job " + std::to_string(job)};
   mark_processed(id, r);
   tx.commit();

@@ -69,6 +69,8 @@ std::vector<std::pair<std::string, std::string>> settings_to_pairs(const ListSet
       {"bounce_stale_days", std::to_string(s.bounce_stale_days)},
       {"bounce_warnings", std::to_string(s.bounce_warnings)},
       {"bounce_warning_interval", std::to_string(s.bounce_warning_interval)},
+      {"digest_period", s.digest_period},
+      {"digest_size_threshold", std::to_string(s.digest_size_threshold)},
   };
 }
 
@@ -133,6 +135,16 @@ void settings_set(ListSettings& s, const std::string& key, const std::string& va
     if (value != "nobody" && value != "members" && value != "anyone")
       throw StoreError("setting 'roster': expected nobody, members or anyone, got '" + value + "'");
     s.roster = value;
+  } else if (key == "digest_period") {
+    if (value != "daily" && value != "weekly" && value != "monthly")
+      throw StoreError("setting 'digest_period': expected daily, weekly or monthly, got '" + value + "'");
+    s.digest_period = value;
+  } else if (key == "digest_size_threshold") {
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || ec != std::errc() || p != value.data() + value.size() || n > 100000)
+      throw StoreError("setting 'digest_size_threshold': expected KiB from 0 to 100000, got '" + value + "'");
+    s.digest_size_threshold = n;
   } else if (key == "bounce_threshold") {
     char* end = nullptr;
     double d = std::strtod(value.c_str(), &end);

@@ -46,6 +46,8 @@ struct ListSettings {
   int bounce_stale_days = 7;                   // a score older than this restarts
   int bounce_warnings = 3;                     // warnings to a disabled member before removal
   int bounce_warning_interval = 7;             // days between warnings
+  std::string digest_period = "daily";         // daily | weekly | monthly
+  std::uint64_t digest_size_threshold = 30;    // KiB collected that trigger a digest early; 0 = period only
 };
 
 // settings_get/set as text, for the CLI and web admin; throws StoreError for unknown keys or bad values.

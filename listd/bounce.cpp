@@ -371,4 +371,47 @@ std::size_t bounce_maintenance(const Config& cfg, SQLite::Database& db, const Te
   return acted;
 }
 
+std::size_t owner_summaries(const Config& cfg, SQLite::Database& db, const Templates& templates) {
+  Store store(db);
+  std::size_t sent = 0;
+  auto now = now_unix();
+  for (auto& list : store.all_lists()) {
+    SQLite::Statement counts(db,
+                             "SELECT (SELECT count(*) FROM held_messages WHERE list_id = ?1), (SELECT count(*) FROM "
+                             "subscription_requests WHERE list_id = ?1), (SELECT coalesce(max(sent_at), 0) FROM "
+                             "autoreply_log WHERE list_id = ?1 AND kind = 'summary')");
+    counts.bind(1, list.id);
+    counts.executeStep();
+    auto held = counts.getColumn(0).getInt64(), pending = counts.getColumn(1).getInt64();
+    auto last = counts.getColumn(2).getInt64();
+    if ((held == 0 && pending == 0) || now - last < kOwnerSummaryInterval) continue;
+    std::string details;
+    SQLite::Statement h(db, "SELECT sender, subject, reason FROM held_messages WHERE list_id = ? ORDER BY id LIMIT 50");
+    h.bind(1, list.id);
+    while (h.executeStep())
+      details += "  held: from " + h.getColumn(0).getString() + ", \"" + h.getColumn(1).getString() + "\" (" +
+                 h.getColumn(2).getString() + ")\n";
+    for (auto& r : Subscriptions(cfg, db, templates).pending(list)) details += "  subscription: " + r.address + "\n";
+    TemplateVars vars{
+        {"held_count", std::to_string(held)}, {"pending_count", std::to_string(pending)}, {"details", details}};
+    WriteTx tx(db);
+    std::vector<std::string> to;
+    for (auto& m : store.members(list, "owner")) to.push_back(m.email);
+    for (auto& m : store.members(list, "moderator"))
+      if (std::find(to.begin(), to.end(), m.email) == to.end()) to.push_back(m.email);
+    for (auto& who : to) {
+      notify(cfg, db, templates, list, who, "mail/owner-summary.txt",
+             std::to_string(held + pending) + " request(s) waiting for " + list.address(), vars);
+      ++sent;
+    }
+    SQLite::Statement log(db,
+                          "INSERT INTO autoreply_log(list_id, address, kind, sent_at) VALUES (?, '', 'summary', ?)");
+    log.bind(1, list.id);
+    log.bind(2, now);
+    log.exec();
+    tx.commit();
+  }
+  return sent;
+}
+
 }  // namespace listd

@@ -54,4 +54,9 @@ std::string bounce_record(const Config& cfg, SQLite::Database& db, const Templat
 // warning. Called periodically by the daemon. Returns how many members it acted on.
 std::size_t bounce_maintenance(const Config& cfg, SQLite::Database& db, const Templates& templates);
 
+// owner_summaries - once a day per list, owners and moderators get a summary of held posts
+// and pending subscription requests (when there are any). Returns notices queued.
+constexpr std::int64_t kOwnerSummaryInterval = 86400;
+std::size_t owner_summaries(const Config& cfg, SQLite::Database& db, const Templates& templates);
+
 }  // namespace listd

@@ -9,6 +9,7 @@ import email.policy
 import os
 import stat
 import subprocess
+import time
 import unittest
 
 from listd_harness import BIN, Listd, wait_for
@@ -108,6 +109,19 @@ class CoreTest(unittest.TestCase):
         h = self.l.listctl("held", "mi_lista@lists.mired.org")
         self.assertIn(b"eve@example.org", h.stdout)
         self.assertEqual(self.l.outbox(), [])
+        # The owners' daily summary goes out at the next maintenance pass (start, then ticks),
+        # and only once a day.
+        for _ in range(2):
+            self.l.stop()
+            self.l.start()
+        files = wait_for(lambda: self.l.outbox(), what="owner summary")
+        time.sleep(0.5)
+        self.assertEqual(len(self.l.outbox()), 1)
+        with open(files[0], "rb") as f:
+            text = f.read()
+        self.assertIn(b"Delivered-To: ana@mired.org", text)
+        self.assertIn(b"1 held post(s) waiting for moderation", text)
+        self.assertIn(b"held: from eve@example.org", text)
 
     def test_sighup_reloads_templates_and_sigterm_stops(self):
         tdir = os.path.join(self.l.root, "templates", "mail")

@@ -70,6 +70,16 @@ class DigestTest(unittest.TestCase):
         subjects = sorted(m["Subject"] for m in self.mail_to("carol@example.org"))
         self.assertEqual(subjects[1], "mi_lista Digest, Vol 1, Issue 2")
 
+    def test_period_elapsed_sends_at_maintenance(self):
+        self.l.start()
+        self.post(1)
+        wait_for(lambda: len(self.mail_to("bob@mired.org")) == 1, what="post")
+        self.assertEqual(self.mail_to("carol@example.org"), [])
+        self.l.sql("UPDATE digest_items SET added = added - 86400")  # a day has passed
+        self.l.stop()
+        self.l.start()  # maintenance runs at start and on every tick
+        wait_for(lambda: self.mail_to("carol@example.org"), what="daily digest")
+
     def test_size_threshold_sends_by_itself(self):
         self.l.listctl("settings", "mi_lista@lists.mired.org", "digest_size_threshold", "1", check=True)
         self.l.start()

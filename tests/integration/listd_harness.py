@@ -6,6 +6,7 @@ test makes is cleaned up in stop()/cleanup(). Binaries come from $LISTD_BIN (bui
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -25,6 +26,13 @@ def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
     raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
+def free_port(host="127.0.0.1"):
+    """A TCP port free on loopback right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 class Listd:
     """A data dir + config, the CLIs bound to it, and an optional running daemon."""
 
@@ -33,6 +41,11 @@ class Listd:
         os.chmod(self.root, 0o700)
         self.data = os.path.join(self.root, "data")
         self.config = os.path.join(self.root, "listd.conf")
+        # The SMTP and LMTP listeners always get free loopback ports (tests run in parallel);
+        # extra_config may add other [smtp]/[lmtp] keys, never `listen`.
+        self.smtp_port, self.lmtp_port = free_port(), free_port()
+        extra_config = ("[smtp]\nlisten = 127.0.0.1:%d\n[lmtp]\nlisten = 127.0.0.1:%d\n" %
+                        (self.smtp_port, self.lmtp_port)) + extra_config
         user = "root" if os.geteuid() == 0 else os.environ.get("USER", "listd")
         with open(self.config, "w") as f:
             f.write("data_dir = %s\nhostname = lists.mired.org\nuser = %s\n"

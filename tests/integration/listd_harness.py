@@ -36,7 +36,7 @@ def free_port(host="127.0.0.1"):
 class Listd:
     """A data dir + config, the CLIs bound to it, and an optional running daemon."""
 
-    def __init__(self, extra_config=""):
+    def __init__(self, extra_config="", user=None):
         self.root = tempfile.mkdtemp(prefix="listd-it-")
         os.chmod(self.root, 0o700)
         self.data = os.path.join(self.root, "data")
@@ -46,7 +46,8 @@ class Listd:
         self.smtp_port, self.lmtp_port = free_port(), free_port()
         extra_config = ("[smtp]\nlisten = 127.0.0.1:%d\n[lmtp]\nlisten = 127.0.0.1:%d\n" %
                         (self.smtp_port, self.lmtp_port)) + extra_config
-        user = "root" if os.geteuid() == 0 else os.environ.get("USER", "listd")
+        # user: who listd drops to when started as root (default: stay root for test rigs).
+        user = user or ("root" if os.geteuid() == 0 else os.environ.get("USER", "listd"))
         with open(self.config, "w") as f:
             f.write("data_dir = %s\nhostname = lists.mired.org\nuser = %s\n"
                     "base_url = http://lists.mired.org:8080\n[relay]\nmode = maildir\n%s" % (self.data, user, extra_config))

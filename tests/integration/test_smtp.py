@@ -71,11 +71,9 @@ class SmtpTest(unittest.TestCase):
 
     def setUp(self):
         self.l = Listd(self.extra)
+        self.addCleanup(self.l.cleanup)  # also when setUp fails half-way
         self.l.demo()
         self.l.start()
-
-    def tearDown(self):
-        self.l.cleanup()
 
     def raw(self, ehlo=True):
         r = Raw(self.l.smtp_port)

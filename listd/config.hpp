@@ -70,8 +70,8 @@ struct Config {
     unsigned max_recipients = 100;         // per transaction: 452 4.5.3 past it
     unsigned max_command_line = 512;       // octets with CRLF (RFC 5321 minimum): 500 5.5.2
     unsigned max_text_line = 1000;         // octets with CRLF in the message: 554 5.6.0
-    unsigned command_timeout = 300;        // per command read: 421 4.4.2
-    unsigned data_timeout = 180;           // per read inside DATA/BDAT: 421 4.4.2
+    unsigned command_timeout = 300;        // deadline for one command line: 421 4.4.2
+    unsigned data_timeout = 600;           // deadline for a whole DATA/BDAT transfer: 421 4.4.2
     unsigned max_connections = 100;        // overall: 421 4.7.0 at the greeting
     unsigned max_connections_per_ip = 20;  // per client IP: 421 4.7.0
     unsigned max_errors = 20;              // error replies before 421 and close

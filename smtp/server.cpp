@@ -82,8 +82,9 @@ struct Conn : std::enable_shared_from_this<Conn> {
     return o;
   }
 
-  void arm(std::chrono::seconds d) {
-    timer.expires_after(d);
+  void arm(std::chrono::seconds d) { arm_at(std::chrono::steady_clock::now() + d); }
+  void arm_at(std::chrono::steady_clock::time_point when) {
+    timer.expires_at(when);
     timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec) return;
       self->timed_out = true;
@@ -130,6 +131,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
   ServerSession session;
   std::unique_ptr<ssl::stream<tcp::socket&>> tls;
   bool timed_out = false;
+  bool in_data = false;
+  std::chrono::steady_clock::time_point command_deadline, data_deadline;
   bool reading_idle = false;  // blocked in a read between transactions: stop() may interrupt
   bool stop_requested = false;
   bool counted = false;
@@ -185,7 +188,19 @@ awaitable<void> Conn::run() {
       }
       timed_out = false;
       reading_idle = session.idle() && inbuf.empty();
-      arm(session.in_data() ? srv->opt.data_timeout : srv->opt.command_timeout);
+      // Deadlines, not idle timers (SECURITY S-16): a command line must be complete within
+      // command_timeout of its first byte, a whole DATA/BDAT transfer within data_timeout,
+      // so drip-feeding a byte at a time does not keep a session alive.
+      auto now = std::chrono::steady_clock::now();
+      if (session.in_data()) {
+        if (!in_data) data_deadline = now + srv->opt.data_timeout;
+        in_data = true;
+        arm_at(data_deadline);
+      } else {
+        in_data = false;
+        if (inbuf.empty()) command_deadline = now + srv->opt.command_timeout;
+        arm_at(command_deadline);
+      }
       boost::system::error_code ec;
       std::size_t n = 0;
       try {
@@ -233,11 +248,18 @@ awaitable<void> Server::Impl::accept_loop() {
   while (!stopping) {
     boost::system::error_code ec;
     tcp::socket sock(ioc);
+    bool failed = false;
     try {
       sock = co_await acceptor.async_accept(use_awaitable);
     } catch (const boost::system::system_error& e) {
       if (stopping || e.code() == asio::error::operation_aborted) break;
       log("smtp-accept-error", "", e.what());
+      failed = true;
+    }
+    if (failed) {
+      // EMFILE/ENFILE and friends: back off instead of spinning; retry when fds free up.
+      asio::steady_timer pause(ioc, std::chrono::milliseconds(200));
+      co_await pause.async_wait(use_awaitable);
       continue;
     }
     std::string ip = sock.remote_endpoint(ec).address().to_string();

@@ -1,12 +1,13 @@
 // server.hpp - the SMTP/LMTP listener: Asio acceptor + one coroutine per connection driving a
-// ServerSession, STARTTLS/implicit TLS through OpenSSL (boost::asio::ssl).
+// ServerSession, STARTTLS through OpenSSL (boost::asio::ssl).
 //
 // Built by listd's smtp_service (bind in the constructor, before privileges drop; accept in
 // start()). Runs on one io_context thread; a session's blocking commit (fsync) runs on the
 // server's own small thread pool, so the event loop never waits on the disk and concurrent
 // sessions' commits overlap (the file system merges their journal flushes). Limits: max
-// connections overall and per client IP (421 4.7.0 at the greeting), a command timeout and a
-// data timeout per read (421 4.4.2), the write timeout equals the command timeout. stop()
+// connections overall and per client IP (421 4.7.0 at the greeting), a deadline per command
+// line and per DATA/BDAT transfer (421 4.4.2; deadlines, not idle timers, so drip-feeding does
+// not help); the write timeout equals the command timeout. stop()
 // says 421 4.3.2 to idle sessions at once and to busy ones after their current transaction.
 // Errors: bind/certificate problems throw std::runtime_error from the constructor.
 #pragma once
@@ -33,8 +34,8 @@ struct ServerOptions {
   bool lmtp = false;
   std::string hostname = "localhost";
   SessionLimits limits;
-  std::chrono::seconds command_timeout{300};  // RFC 5321 §4.5.3.2.7: 5 minutes
-  std::chrono::seconds data_timeout{180};     // per read inside DATA/BDAT (§4.5.3.2.5: 3 minutes)
+  std::chrono::seconds command_timeout{300};  // deadline for one command line (§4.5.3.2.7: 5 minutes)
+  std::chrono::seconds data_timeout{600};     // deadline for a whole DATA/BDAT transfer
   unsigned max_connections = 100;
   unsigned max_connections_per_ip = 20;
   unsigned commit_threads = 8;

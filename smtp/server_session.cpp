@@ -123,24 +123,41 @@ std::size_t ServerSession::feed(std::string_view in) {
         used += s.consumed;
         error(Reply(500, "5.5.2", "Bare LF received; command lines must end with CRLF"));
         break;
-      case LineStatus::line:
+      case LineStatus::line: {
         used += s.consumed;
-        command(s.line);
+        bool group_end = false;
+        command(s.line, &group_end);
+        if (group_end && used < in.size() && opt_.limits.reject_unauth_pipelining && !closing_) {
+          // The client did not wait for our reply to EHLO/DATA (S-13): it cannot be trusted
+          // to frame the rest, so nothing more is read.
+          reset_transaction();
+          reply(Reply(554, "5.5.0", "Unauthorized pipelining; closing"));
+          closing_ = true;
+          return in.size();
+        }
         break;
+      }
     }
   }
   return used;
 }
 
-void ServerSession::command(std::string_view line) {
+void ServerSession::command(std::string_view line, bool* group_end) {
   Reply err;
   auto cmd = parse_command(line, &err);
   if (!cmd) return error(err);
   const std::string& v = cmd->verb;
-  if (v == "EHLO" || v == "HELO" || v == "LHLO") return do_helo(v, cmd->arg);
+  if (v == "EHLO" || v == "HELO" || v == "LHLO") {
+    *group_end = true;
+    return do_helo(v, cmd->arg);
+  }
   if (v == "MAIL") return do_mail(cmd->arg);
   if (v == "RCPT") return do_rcpt(cmd->arg);
-  if (v == "DATA") return do_data();
+  if (v == "DATA") {
+    do_data();
+    *group_end = phase_ == Phase::data;
+    return;
+  }
   if (v == "BDAT") return do_bdat(cmd->arg);
   if (v == "RSET") {
     if (!cmd->arg.empty()) return error(Reply(501, "5.5.4", "Syntax: RSET"));
@@ -206,8 +223,11 @@ void ServerSession::do_mail(const std::string& arg) {
   if (!p) return error(err);
   bool utf8 = false, body8 = false;
   std::uint64_t size = 0;
-  for (auto& [key, value] : p->params) {
+  for (std::size_t i = 0; i < p->params.size(); ++i) {
+    const auto& [key, value] = p->params[i];
     if (!env_.esmtp) return error(Reply(555, "5.5.4", "Parameters need EHLO"));
+    for (std::size_t j = 0; j < i; ++j)
+      if (p->params[j].first == key) return error(Reply(501, "5.5.4", "Duplicate parameter " + key));
     if (key == "SIZE") {
       auto n = parse_size(value);
       if (!n) return error(Reply(501, "5.5.4", "Bad SIZE parameter"));

@@ -34,6 +34,9 @@ struct SessionLimits {
   std::size_t max_text_line = 1000;           // octets with CRLF (554 5.6.0 after the data)
   unsigned max_errors = 20;                   // error replies before 421 and close
   unsigned max_received = 100;                // Received: fields before 554 5.4.6
+  // reject_unauth_pipelining - bytes already waiting after EHLO/HELO/LHLO or DATA (sent before
+  // our reply, RFC 2920 §3.1 forbids it) get 554 5.5.0 and a close (SECURITY S-13).
+  bool reject_unauth_pipelining = true;
 };
 
 struct SessionOptions {
@@ -117,7 +120,7 @@ class ServerSession {
   enum class Phase { command, data, bdat };
   void reply(Reply r);
   void error(Reply r);
-  void command(std::string_view line);
+  void command(std::string_view line, bool* group_end);
   void do_helo(const std::string& verb, const std::string& arg);
   void do_mail(const std::string& arg);
   void do_rcpt(const std::string& arg);

@@ -302,6 +302,37 @@ class BadInput(SmtpTest):
         self.assertTrue(r.closed())
         self.nothing_spooled()
 
+    def test_drip_fed_command_hits_the_deadline(self):
+        r = self.raw()
+        r.s.settimeout(1)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:  # one byte a second: the line never completes
+            r.send(b"N")
+            try:
+                r.buf += r.s.recv(4096)
+                break
+            except socket.timeout:
+                continue
+        self.assertTrue(3.5 < time.monotonic() - t0 < 6, time.monotonic() - t0)  # command_timeout = 4
+        r.s.settimeout(10)
+        self.assertEqual(r.reply()[1], ["421 4.4.2 lists.mired.org Timeout, closing connection"])
+        self.assertTrue(r.closed())
+
+    def test_unauthorized_pipelining(self):
+        r = Raw(self.l.smtp_port)
+        self.addCleanup(r.close)
+        r.reply()
+        r.send(b"EHLO early.test\r\nMAIL FROM:<ana@mired.org>\r\n")
+        self.assertEqual(r.reply()[0], 250)
+        self.assertEqual(r.reply()[1], ["554 5.5.0 Unauthorized pipelining; closing"])
+        self.assertTrue(r.closed())
+        r2 = self.raw()
+        r2.send(b"MAIL FROM:<ana@mired.org>\r\nRCPT TO:<mi_lista@lists.mired.org>\r\nDATA\r\nSubject: early\r\n\r\n"
+                b"x\r\n.\r\n")
+        self.assertEqual([r2.reply()[0] for _ in range(4)], [250, 250, 354, 554])
+        self.assertTrue(r2.closed())
+        self.nothing_spooled()
+
     def test_connections_per_ip(self):
         conns = [self.raw(ehlo=False) for _ in range(3)]
         extra = Raw(self.l.smtp_port)

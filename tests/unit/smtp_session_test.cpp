@@ -72,7 +72,10 @@ class FakeBackend : public Backend {
 
 class Session {
  public:
-  explicit Session(SessionLimits lim = {}, bool lmtp = false, bool tls = true) : be(store) {
+  // Most transcripts pipeline whole groups in one feed; `strict` turns on the S-13 check
+  // (reject_unauth_pipelining) that a real client waiting for each reply never trips.
+  explicit Session(SessionLimits lim = {}, bool lmtp = false, bool tls = true, bool strict = false) : be(store) {
+    lim.reject_unauth_pipelining = strict;
     SessionOptions o;
     o.lmtp = lmtp;
     o.hostname = "lists.test";
@@ -496,4 +499,32 @@ TEST(SmtpSession, ConnectionRefusedAtGreeting) {
   s.greet(Reply(421, "4.7.0", "x Too many connections"));
   EXPECT_EQ(s.take_output(), "421 4.7.0 x Too many connections\r\n");
   EXPECT_TRUE(s.closing());
+}
+
+TEST(SmtpSession, UnauthorizedPipeliningAfterEhloOrDataCloses) {
+  Session a({}, false, true, true);
+  auto out = a.feed("EHLO c\r\nMAIL FROM:<a@b.test>\r\n");
+  EXPECT_EQ(out.substr(0, 4), "250-");
+  EXPECT_EQ(out.substr(out.size() - 44), "554 5.5.0 Unauthorized pipelining; closing\r\n");
+  EXPECT_TRUE(a.s->closing());
+  Session b({}, false, true, true);
+  b.feed("EHLO c\r\n");
+  auto r = b.lines("MAIL FROM:<a@b.test>\r\nRCPT TO:<list@lists.test>\r\nDATA\r\nSubject: early\r\n\r\nx\r\n.\r\n");
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[2].substr(0, 3), "354");
+  EXPECT_EQ(r[3], "554 5.5.0 Unauthorized pipelining; closing");
+  EXPECT_TRUE(b.s->closing());
+  EXPECT_TRUE(b.store.committed.empty());
+  // A client that waits for 354 is fine, and MAIL/RCPT/DATA groups are proper pipelining.
+  Session c({}, false, true, true);
+  c.feed("EHLO c\r\n");
+  EXPECT_EQ(c.lines(kTxn).size(), 3u);
+  EXPECT_EQ(c.feed(kMsg).substr(0, 3), "250");
+}
+
+TEST(SmtpSession, DuplicateMailParameter) {
+  Session t;
+  t.feed("EHLO c\r\n");
+  EXPECT_EQ(t.feed("MAIL FROM:<a@b.test> SIZE=10 SIZE=20\r\n"), "501 5.5.4 Duplicate parameter SIZE\r\n");
+  EXPECT_EQ(t.feed("MAIL FROM:<\"\"@b.test>\r\n").substr(0, 3), "553");
 }

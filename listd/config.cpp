@@ -131,6 +131,25 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
   t["smtp.max_message_size"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.smtp_max_message_size = parse_uint(c, v, 1024, 1ull << 34);
   };
+  for (const char* sec : {"smtp", "lmtp"}) {
+    auto limits = std::string(sec) == "smtp" ? &Config::smtp_limits : &Config::lmtp_limits;
+    auto lim_key = [&t, sec, limits](const std::string& k, unsigned Config::ReceiverLimits::*f, std::uint64_t lo,
+                                     std::uint64_t hi) {
+      t[std::string(sec) + "." + k] = [limits, f, lo, hi](Config& cfg, const Ctx& c, const std::string& v) {
+        (cfg.*limits).*f = static_cast<unsigned>(parse_uint(c, v, lo, hi));
+      };
+    };
+    lim_key("max_recipients", &Config::ReceiverLimits::max_recipients, 1, 100000);
+    lim_key("max_command_line", &Config::ReceiverLimits::max_command_line, 512, 65536);
+    lim_key("max_text_line", &Config::ReceiverLimits::max_text_line, 1000, 1048576);
+    lim_key("command_timeout", &Config::ReceiverLimits::command_timeout, 1, 3600);
+    lim_key("data_timeout", &Config::ReceiverLimits::data_timeout, 1, 3600);
+    lim_key("max_connections", &Config::ReceiverLimits::max_connections, 1, 100000);
+    lim_key("max_connections_per_ip", &Config::ReceiverLimits::max_connections_per_ip, 1, 100000);
+    lim_key("max_errors", &Config::ReceiverLimits::max_errors, 1, 10000);
+    lim_key("max_received", &Config::ReceiverLimits::max_received, 10, 1000);
+    lim_key("commit_threads", &Config::ReceiverLimits::commit_threads, 1, 64);
+  }
   t["relay.mode"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.relay.mode = parse_enum<RelayMode>(
         c, v, {{"smarthost", RelayMode::smarthost}, {"mx", RelayMode::mx}, {"maildir", RelayMode::maildir}});

@@ -64,6 +64,22 @@ struct Config {
     RelayTls tls = RelayTls::opportunistic;
   } relay;
 
+  // [smtp] and [lmtp] receiver limits (listd/smtp_service.cpp, smtp/server.hpp); the same keys
+  // in both sections, each section with its own values. Times in seconds.
+  struct ReceiverLimits {
+    unsigned max_recipients = 100;         // per transaction: 452 4.5.3 past it
+    unsigned max_command_line = 512;       // octets with CRLF (RFC 5321 minimum): 500 5.5.2
+    unsigned max_text_line = 1000;         // octets with CRLF in the message: 554 5.6.0
+    unsigned command_timeout = 300;        // deadline for one command line: 421 4.4.2
+    unsigned data_timeout = 600;           // deadline for a whole DATA/BDAT transfer: 421 4.4.2
+    unsigned max_connections = 100;        // overall: 421 4.7.0 at the greeting
+    unsigned max_connections_per_ip = 20;  // per client IP: 421 4.7.0
+    unsigned max_errors = 20;              // error replies before 421 and close
+    unsigned max_received = 100;           // Received: fields before 554 5.4.6 (loop)
+    unsigned commit_threads = 8;           // concurrent durable commits (fsync)
+  };
+  ReceiverLimits smtp_limits, lmtp_limits;
+
   PlaintextAuth plaintext_auth = PlaintextAuth::loopback;
   std::string tls_cert, tls_key;  // [tls] defaults
 

@@ -6,6 +6,7 @@ test makes is cleaned up in stop()/cleanup(). Binaries come from $LISTD_BIN (bui
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -25,15 +26,28 @@ def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
     raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
+def free_port(host="127.0.0.1"):
+    """A TCP port free on loopback right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 class Listd:
     """A data dir + config, the CLIs bound to it, and an optional running daemon."""
 
-    def __init__(self, extra_config=""):
+    def __init__(self, extra_config="", user=None):
         self.root = tempfile.mkdtemp(prefix="listd-it-")
         os.chmod(self.root, 0o700)
         self.data = os.path.join(self.root, "data")
         self.config = os.path.join(self.root, "listd.conf")
-        user = "root" if os.geteuid() == 0 else os.environ.get("USER", "listd")
+        # The SMTP and LMTP listeners always get free loopback ports (tests run in parallel);
+        # extra_config may add other [smtp]/[lmtp] keys, never `listen`.
+        self.smtp_port, self.lmtp_port = free_port(), free_port()
+        extra_config = ("[smtp]\nlisten = 127.0.0.1:%d\n[lmtp]\nlisten = 127.0.0.1:%d\n" %
+                        (self.smtp_port, self.lmtp_port)) + extra_config
+        # user: who listd drops to when started as root (default: stay root for test rigs).
+        user = user or ("root" if os.geteuid() == 0 else os.environ.get("USER", "listd"))
         with open(self.config, "w") as f:
             f.write("data_dir = %s\nhostname = lists.mired.org\nuser = %s\n"
                     "base_url = http://lists.mired.org:8080\n[relay]\nmode = maildir\n%s" % (self.data, user, extra_config))
@@ -127,3 +141,102 @@ class Listd:
 
     def log(self):
         return "".join(self.log_lines)
+
+
+# --- a private Postfix instance (issue 3: tests/integration/test_postfix.py, bench/intake) --------
+POSTFIX_MASTER = """\
+{listen} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class Postfix:
+    """`postfix -c DIR start` with its own config, queue and data dirs under a temp dir, smtpd
+    on a free loopback port, no chroot, no DNS. Needs root (the master starts as root).
+    main_extra / master_extra / transport are appended to what the instance needs."""
+
+    BIN = shutil.which("postfix") or "/usr/sbin/postfix"
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="listd-postfix-")
+        self.port = free_port()
+        self.started = False
+
+    def start(self, main_extra="", master_extra="", transport=""):
+        import pwd
+        etc = os.path.join(self.root, "etc")
+        os.makedirs(etc)
+        os.chmod(self.root, 0o755)  # Postfix's daemons (user postfix) must reach their dirs
+        os.makedirs(os.path.join(self.root, "queue"))
+        os.makedirs(os.path.join(self.root, "data"))
+        pf = pwd.getpwnam("postfix")
+        os.chown(os.path.join(self.root, "data"), pf.pw_uid, pf.pw_gid)
+        main = "\n".join([
+            "compatibility_level = 3.6",
+            "queue_directory = " + os.path.join(self.root, "queue"),
+            "data_directory = " + os.path.join(self.root, "data"),
+            "maillog_file = " + os.path.join(self.root, "maillog"), "maillog_file_prefixes = " + self.root,
+            "mail_owner = postfix", "setgid_group = postdrop",
+            "inet_interfaces = 127.0.0.1", "inet_protocols = ipv4",
+            "myhostname = mx.mired.org", "mydomain = mired.org", "mydestination =",
+            "mynetworks = 127.0.0.0/8", "alias_maps =", "alias_database =", "local_recipient_maps =",
+            "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination",
+            "smtp_dns_support_level = disabled", "lmtp_host_lookup = native", "smtp_host_lookup = native",
+            "default_transport = error:no outbound mail here", "bounce_queue_lifetime = 0",
+            "maximal_backoff_time = 2s", "minimal_backoff_time = 1s", "queue_run_delay = 1s",
+            "syslog_name = postfix-listd-test", ""]) + main_extra.replace(
+                "hash:/etc/postfix/transport", "texthash:" + os.path.join(etc, "transport"))
+        with open(os.path.join(etc, "main.cf"), "w") as f:
+            f.write(main + "\n")
+        with open(os.path.join(etc, "master.cf"), "w") as f:
+            f.write(POSTFIX_MASTER.format(listen="127.0.0.1:%d" % self.port) + master_extra)
+        with open(os.path.join(etc, "transport"), "w") as f:
+            f.write(transport)
+        p = subprocess.run([self.BIN, "-c", etc, "start"], capture_output=True, timeout=60)
+        self.started = os.path.exists(os.path.join(self.root, "queue", "pid", "master.pid"))
+        if p.returncode != 0:
+            raise AssertionError("postfix start failed: %r %r\n%s" % (p.stdout, p.stderr, self.maillog()))
+        wait_for(self._up, timeout=20, what="postfix smtpd")
+
+    def _up(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                return s.recv(4).startswith(b"220")
+        except OSError:
+            return False
+
+    def maillog(self):
+        try:
+            with open(os.path.join(self.root, "maillog"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.started:
+            with open(os.path.join(self.root, "queue", "pid", "master.pid")) as f:
+                master = int(f.read().strip())
+            subprocess.run([self.BIN, "-c", os.path.join(self.root, "etc"), "stop"], capture_output=True, timeout=60)
+            wait_for(lambda: not os.path.exists("/proc/%d" % master), timeout=20, what="postfix master to exit")
+            self.started = False
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -59,6 +59,7 @@ std::vector<std::pair<std::string, std::string>> settings_to_pairs(const ListSet
       {"advertised", bool_text(s.advertised)},
       {"footer", s.footer},
       {"administrivia", bool_text(s.administrivia)},
+      {"verp", bool_text(s.verp)},
   };
 }
 
@@ -92,6 +93,8 @@ void settings_set(ListSettings& s, const std::string& key, const std::string& va
       s.nonmember_action = NonmemberAction::discard;
     else
       throw StoreError("setting 'nonmember_action': expected hold, accept, reject or discard, got '" + value + "'");
+  } else if (key == "verp") {
+    boolean(s.verp);
   } else if (key == "emergency") {
     boolean(s.emergency);
   } else if (key == "max_message_size") {

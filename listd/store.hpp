@@ -39,6 +39,7 @@ struct ListSettings {
   bool advertised = true;
   std::string footer;         // mustache template text; empty = built-in footer
   bool administrivia = true;  // hold posts that look like commands
+  bool verp = false;          // one SMTP transaction per member, sender NAME-bounces+user=domain@HOST
 };
 
 // settings_get/set as text, for the CLI and web admin; throws StoreError for unknown keys or bad values.

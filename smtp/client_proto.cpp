@@ -22,12 +22,19 @@ std::optional<Reply> ReplyParser::next() {
   }
   while (true) {
     std::size_t eol = buf_.find('\n', pos_);
+    if (skipping_) {  // the rest of an over-long line, already reported
+      pos_ = eol == std::string::npos ? buf_.size() : eol + 1;
+      if (eol == std::string::npos) return std::nullopt;
+      skipping_ = false;
+      continue;
+    }
     if (eol == std::string::npos) {
-      if (buf_.size() - pos_ > kMaxReplyLine) {  // a line that never ends: give up on it
+      if (buf_.size() - pos_ > kMaxReplyLine) {  // too long already: report once, skip the rest
         Reply bad;
         bad.malformed = true;
         bad.lines.push_back("reply line too long");
         pos_ = buf_.size();
+        skipping_ = true;
         cur_ = {};
         return bad;
       }

@@ -41,6 +41,7 @@ class ReplyParser {
  private:
   std::string buf_;
   std::size_t pos_ = 0;
+  bool skipping_ = false;
   Reply cur_;
 };
 

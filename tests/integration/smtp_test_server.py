@@ -57,6 +57,9 @@ class SmtpTestServer:
             self._server = self._loop.run_until_complete(asyncio.start_server(self._session, sock=sock, limit=1 << 20))
             ready.set()
             self._loop.run_forever()
+            for task in asyncio.all_tasks(self._loop):
+                task.cancel()
+            self._loop.run_until_complete(asyncio.sleep(0))
             self._server.close()
             self._loop.run_until_complete(self._server.wait_closed())
             self._loop.close()

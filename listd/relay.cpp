@@ -116,6 +116,11 @@ struct SmtpTransport::Impl {
     if (cfg.relay.tls == RelayTls::verify) tls.set_default_verify_paths();
   }
 
+  // The smarthost is the only destination: it may use every connection.
+  unsigned per_destination() const {
+    return cfg.relay.mode == RelayMode::smarthost ? cfg.relay.connections : cfg.relay.per_destination;
+  }
+
   smtp::ClientOptions options(const std::string& server_name) const {
     smtp::ClientOptions o;
     o.helo_name = cfg.hostname;
@@ -269,7 +274,7 @@ struct SmtpTransport::Impl {
       std::string key;
       Dest* d = nullptr;
       for (auto& [k, v] : dests)
-        if (!v.down && !v.pending.empty() && v.active < cfg.relay.per_destination) {
+        if (!v.down && !v.pending.empty() && v.active < per_destination()) {
           // Prefer a destination with an idle connection ready.
           if (!d || (!idle[k].empty() && idle[key].empty())) {
             d = &v;

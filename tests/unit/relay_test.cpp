@@ -45,7 +45,8 @@ TEST(Plan, MxGroupsByDomainCaseInsensitively) {
 
 TEST(Plan, EveryRecipientExactlyOnce) {
   std::vector<JobRecipient> w;
-  for (int i = 0; i < 1000; ++i) w.push_back({i + 1, "u" + std::to_string(i) + "@d" + std::to_string(i % 7) + ".org", 0});
+  for (int i = 0; i < 1000; ++i)
+    w.push_back({i + 1, "u" + std::to_string(i) + "@d" + std::to_string(i % 7) + ".org", 0});
   for (bool by_domain : {false, true})
     for (unsigned max : {1u, 3u, 100u, 5000u}) {
       auto p = plan_transactions(w, "s@h", max, by_domain, false);

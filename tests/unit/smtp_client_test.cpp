@@ -33,7 +33,7 @@ Reply reply(const std::string& text) {
 struct ReplyRow {
   const char* name;
   std::string input;
-  std::vector<int> codes;   // one per reply; 0 = malformed
+  std::vector<int> codes;  // one per reply; 0 = malformed
   std::size_t last_lines;  // lines of the last reply
 };
 
@@ -60,16 +60,15 @@ TEST_P(Replies, WholeBytewiseAndEverySplit) {
 
 INSTANTIATE_TEST_SUITE_P(
     Rows, Replies,
-    ::testing::Values(
-        ReplyRow{"single", "250 ok\r\n", {250}, 1}, ReplyRow{"bare_lf", "250 ok\n", {250}, 1},
-        ReplyRow{"code_only", "250\r\n", {250}, 1},
-        ReplyRow{"multiline", "250-a.example\r\n250-PIPELINING\r\n250 SIZE 100\r\n", {250}, 3},
-        ReplyRow{"pipelined_group", "250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n", {250, 250, 550, 354}, 1},
-        ReplyRow{"incomplete_tail", "250 ok\r\n250-more", {250}, 1},
-        ReplyRow{"bad_code", "abc hello\r\n", {0}, 0}, ReplyRow{"code_600", "600 no\r\n", {0}, 0},
-        ReplyRow{"bad_separator", "250xok\r\n", {0}, 0},
-        ReplyRow{"mixed_codes", "250-a\r\n251 b\r\n", {0}, 0},
-        ReplyRow{"too_long", "250 " + std::string(kMaxReplyLine + 10, 'x') + "\r\n", {0}, 0}),
+    ::testing::Values(ReplyRow{"single", "250 ok\r\n", {250}, 1}, ReplyRow{"bare_lf", "250 ok\n", {250}, 1},
+                      ReplyRow{"code_only", "250\r\n", {250}, 1},
+                      ReplyRow{"multiline", "250-a.example\r\n250-PIPELINING\r\n250 SIZE 100\r\n", {250}, 3},
+                      ReplyRow{"pipelined_group", "250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n", {250, 250, 550, 354}, 1},
+                      ReplyRow{"incomplete_tail", "250 ok\r\n250-more", {250}, 1},
+                      ReplyRow{"bad_code", "abc hello\r\n", {0}, 0}, ReplyRow{"code_600", "600 no\r\n", {0}, 0},
+                      ReplyRow{"bad_separator", "250xok\r\n", {0}, 0},
+                      ReplyRow{"mixed_codes", "250-a\r\n251 b\r\n", {0}, 0},
+                      ReplyRow{"too_long", "250 " + std::string(kMaxReplyLine + 10, 'x') + "\r\n", {0}, 0}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Replies, TextJoinsCodeAndFirstLine) {
@@ -153,8 +152,7 @@ TEST(Transaction, ChunkingSendsCommandsAndBodyInOneWrite) {
 TEST(Transaction, WithoutPipeliningOneCommandPerWrite) {
   Transaction t(ext(false, false), "s@h", {"a@x", "b@x"}, 7, false);
   auto wire = run(t, {"250 ok", "250 ok", "550 no", "354 go", "250 done"});
-  EXPECT_EQ(wire,
-            "MAIL FROM:<s@h> SIZE=7 BODY=8BITMIME\r\n|RCPT TO:<a@x>\r\n|RCPT TO:<b@x>\r\n|DATA\r\n|<BODY>|");
+  EXPECT_EQ(wire, "MAIL FROM:<s@h> SIZE=7 BODY=8BITMIME\r\n|RCPT TO:<a@x>\r\n|RCPT TO:<b@x>\r\n|DATA\r\n|<BODY>|");
   EXPECT_EQ(t.results()[0].outcome, Outcome::delivered);
   EXPECT_EQ(t.results()[1].outcome, Outcome::failed);
 }
@@ -274,14 +272,14 @@ TEST_P(Wire, WholeAndSplitAtEveryOffset) {
 
 INSTANTIATE_TEST_SUITE_P(
     Rows, Wire,
-    ::testing::Values(
-        WireRow{"lf", "a\nb\n", "a\r\nb\r\n.\r\n", "a\r\nb\r\n"},
-        WireRow{"crlf_kept", "a\r\nb\r\n", "a\r\nb\r\n.\r\n", "a\r\nb\r\n"},
-        WireRow{"no_final_eol", "a\nb", "a\r\nb\r\n.\r\n", "a\r\nb\r\n"},
-        WireRow{"dot_lines", ".\n..x\nb.c\n.", "..\r\n...x\r\nb.c\r\n..\r\n.\r\n", ".\r\n..x\r\nb.c\r\n.\r\n"},
-        WireRow{"leading_dot", ".hidden\n", "..hidden\r\n.\r\n", ".hidden\r\n"},
-        WireRow{"lone_cr", "a\rb\n", "a\rb\r\n.\r\n", "a\rb\r\n"},
-        WireRow{"trailing_cr", "a\r", "a\r\n.\r\n", "a\r\n"}, WireRow{"empty", "", ".\r\n", ""},
-        WireRow{"blank_lines", "\n\n.\n", "\r\n\r\n..\r\n.\r\n", "\r\n\r\n.\r\n"},
-        WireRow{"dot_after_crlf", "x\r\n.y\r\n", "x\r\n..y\r\n.\r\n", "x\r\n.y\r\n"}),
+    ::testing::Values(WireRow{"lf", "a\nb\n", "a\r\nb\r\n.\r\n", "a\r\nb\r\n"},
+                      WireRow{"crlf_kept", "a\r\nb\r\n", "a\r\nb\r\n.\r\n", "a\r\nb\r\n"},
+                      WireRow{"no_final_eol", "a\nb", "a\r\nb\r\n.\r\n", "a\r\nb\r\n"},
+                      WireRow{"dot_lines", ".\n..x\nb.c\n.", "..\r\n...x\r\nb.c\r\n..\r\n.\r\n",
+                              ".\r\n..x\r\nb.c\r\n.\r\n"},
+                      WireRow{"leading_dot", ".hidden\n", "..hidden\r\n.\r\n", ".hidden\r\n"},
+                      WireRow{"lone_cr", "a\rb\n", "a\rb\r\n.\r\n", "a\rb\r\n"},
+                      WireRow{"trailing_cr", "a\r", "a\r\n.\r\n", "a\r\n"}, WireRow{"empty", "", ".\r\n", ""},
+                      WireRow{"blank_lines", "\n\n.\n", "\r\n\r\n..\r\n.\r\n", "\r\n\r\n.\r\n"},
+                      WireRow{"dot_after_crlf", "x\r\n.y\r\n", "x\r\n..y\r\n.\r\n", "x\r\n.y\r\n"}),
     [](const auto& info) { return info.param.name; });

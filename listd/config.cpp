@@ -172,6 +172,16 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
   uint_key("relay.retry_initial", &Config::Relay::retry_initial, 1, 86400);
   uint_key("relay.retry_max", &Config::Relay::retry_max, 1, 7 * 86400);
   uint_key("relay.max_queue_age", &Config::Relay::max_queue_age, 60, 30 * 86400);
+  uint_key("relay.per_destination", &Config::Relay::per_destination, 1, 1000);
+  uint_key("relay.command_timeout", &Config::Relay::command_timeout, 1, 3600);
+  t["relay.auth_user"] = [](Config& cfg, const Ctx&, const std::string& v) { cfg.relay.auth_user = v; };
+  t["relay.auth_password"] = [](Config& cfg, const Ctx&, const std::string& v) { cfg.relay.auth_password = v; };
+  t["relay.resolver"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.relay.resolver = v.empty() ? Endpoint{} : parse_endpoint(c, v);
+  };
+  t["relay.mx_port"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.relay.mx_port = static_cast<std::uint16_t>(parse_uint(c, v, 1, 65535));
+  };
   t["auth.plaintext"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.plaintext_auth = parse_enum<PlaintextAuth>(
         c, v, {{"no", PlaintextAuth::no}, {"loopback", PlaintextAuth::loopback}, {"yes", PlaintextAuth::yes}});

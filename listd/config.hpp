@@ -62,6 +62,12 @@ struct Config {
     unsigned retry_max = 3600;
     unsigned max_queue_age = 432000;
     RelayTls tls = RelayTls::opportunistic;
+    // The SMTP relay (listd/relay.hpp, docs/relay.md).
+    unsigned per_destination = 4;          // connections to one destination (smarthost or MX domain)
+    std::string auth_user, auth_password;  // AUTH PLAIN/LOGIN to the smarthost; empty = none
+    Endpoint resolver;                     // MX mode: DNS server to ask; empty = /etc/resolv.conf
+    std::uint16_t mx_port = 25;            // MX mode: port of the MX hosts (tests use a free port)
+    unsigned command_timeout = 300;        // caps every RFC 5321 4.5.3.2 step timeout (seconds)
   } relay;
 
   // [smtp] and [lmtp] receiver limits (listd/smtp_service.cpp, smtp/server.hpp); the same keys

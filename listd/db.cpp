@@ -201,6 +201,17 @@ CREATE TABLE digest_state (
   issue INTEGER NOT NULL,
   last_sent INTEGER NOT NULL
 );
+    // 3: the SMTP relay: progress times for `listctl queue` rates, an index for keyset
+    // paging of a job's recipients, and the hook the bounce logic reads.
+    R"SQL(
+ALTER TABLE delivery_jobs ADD COLUMN first_attempt_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE delivery_jobs ADD COLUMN last_progress_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX delivery_recipients_job ON delivery_recipients(job_id, id);
+-- Every recipient whose delivery failed for good (5xx, or 4xx past relay.max_queue_age),
+-- with the reply: the bounce scoring (subscriptions issue) reads this.
+CREATE VIEW delivery_failures AS
+  SELECT r.id AS recipient_id, j.id AS job_id, j.list_id, j.kind, r.address, r.attempts, r.last_reply
+  FROM delivery_recipients r JOIN delivery_jobs j ON j.id = r.job_id WHERE r.state = 'failed';
 )SQL",
 };
 

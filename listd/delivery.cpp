@@ -8,12 +8,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <stdexcept>
 #include <system_error>
 
 #include "listd/db.hpp"
 #include "listd/fsutil.hpp"
 #include "listd/log.hpp"
+#include "listd/relay.hpp"
 
 namespace listd {
 
@@ -79,8 +81,7 @@ std::unique_ptr<Transport> make_transport(const Config& cfg) {
   switch (cfg.relay.mode) {
     case RelayMode::maildir: return std::make_unique<MaildirTransport>(cfg.outbox_dir(), cfg.hostname);
     case RelayMode::smarthost:
-    case RelayMode::mx:
-      throw std::runtime_error("relay.mode smarthost/mx: the SMTP relay is not built yet; use relay.mode = maildir");
+    case RelayMode::mx: return std::make_unique<SmtpTransport>(cfg);
   }
   return nullptr;
 }
@@ -93,6 +94,19 @@ void wake_delivery(const Config& cfg) {
     // The daemon's periodic tick picks the work up anyway.
   }
 }
+
+std::int64_t backoff_delay(int attempts, unsigned retry_initial, unsigned retry_max) {
+  std::int64_t delay = retry_initial;
+  for (int a = 0; a < attempts && delay < retry_max; ++a) delay *= 2;
+  return std::min<std::int64_t>(delay, retry_max);
+}
+
+namespace {
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 namespace {
 
@@ -196,11 +210,21 @@ std::size_t DeliveryRunner::run_due() {
   std::vector<JobInfo> jobs;
   {
     SQLite::Statement q(*db_,
-                        "SELECT id, kind, message_path, envelope_from, created FROM delivery_jobs WHERE done = 0 "
-                        "ORDER BY id");
-    while (q.executeStep())
-      jobs.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                      q.getColumn(3).getString(), q.getColumn(4).getInt64()});
+                        "SELECT j.id, j.kind, j.message_path, j.envelope_from, j.created, coalesce(j.list_id, 0), "
+                        "coalesce((SELECT value FROM list_settings s WHERE s.list_id = j.list_id AND s.key = 'verp'), "
+                        "'no') FROM delivery_jobs j WHERE j.done = 0 ORDER BY j.id");
+    while (q.executeStep()) {
+      JobInfo j{q.getColumn(0).getInt64(),
+                q.getColumn(1).getString(),
+                q.getColumn(2).getString(),
+                q.getColumn(3).getString(),
+                q.getColumn(4).getInt64(),
+                q.getColumn(5).getInt64(),
+                false};
+      std::string v = q.getColumn(6).getString();
+      j.verp = (v == "yes" || v == "true" || v == "on" || v == "1") && j.kind == "post";
+      jobs.push_back(std::move(j));
+    }
   }
   for (auto& job : jobs) {
     std::string message;
@@ -210,28 +234,49 @@ std::size_t DeliveryRunner::run_due() {
       log_event(LogLevel::error, "job-message-missing", {{"job", std::to_string(job.id)}, {"error", e.what()}});
       continue;
     }
-    while (run_one_batch(job, message)) ++attempted;
+    std::int64_t cursor = 0;
+    while (run_one_batch(job, message, cursor)) ++attempted;
     finish_job(job.id);
   }
   return attempted;
 }
 
-bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& message) {
+bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& message, std::int64_t& cursor) {
   std::vector<JobRecipient> batch;
+  std::size_t limit = transport_->batch_limit();
+  if (limit == 0) limit = cfg_.relay.max_recipients;
   {
+    // Keyset paging by id (the delivery_recipients_job index): each wave reads only its own
+    // rows, so a 1,000,000-recipient job streams instead of being sorted or held in memory.
     SQLite::Statement q(*db_,
-                        "SELECT id, address, attempts FROM delivery_recipients WHERE job_id = ? AND state IN "
-                        "('pending','deferred') AND next_attempt <= ? ORDER BY id LIMIT ?");
+                        "SELECT id, address, attempts FROM delivery_recipients INDEXED BY delivery_recipients_job "
+                        "WHERE job_id = ? AND id > ? AND state IN ('pending','deferred') AND next_attempt <= ? "
+                        "ORDER BY id LIMIT ?");
     q.bind(1, job.id);
-    q.bind(2, now_unix());
-    q.bind(3, static_cast<int>(cfg_.relay.max_recipients));
+    q.bind(2, cursor);
+    q.bind(3, now_unix());
+    q.bind(4, static_cast<std::int64_t>(limit));
     while (q.executeStep())
       batch.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt()});
   }
   if (batch.empty()) return false;
+  cursor = batch.back().id;
+  auto started = now_ms();
   auto outcomes = transport_->deliver(job, message, batch);
   auto now = now_unix();
   WriteTx tx(*db_);
+  {
+    SQLite::Statement p(*db_,
+                        "UPDATE delivery_jobs SET first_attempt_ms = CASE WHEN first_attempt_ms = 0 THEN ?1 ELSE "
+                        "first_attempt_ms END, last_progress_ms = ?2, delivered = delivered + ?3 WHERE id = ?4");
+    p.bind(1, started);
+    p.bind(2, now_ms());
+    p.bind(3, static_cast<std::int64_t>(std::count_if(outcomes.begin(), outcomes.end(), [](const RecipientOutcome& o) {
+             return o.result == RecipientResult::delivered;
+           })));
+    p.bind(4, job.id);
+    p.exec();
+  }
   SQLite::Statement upd(*db_,
                         "UPDATE delivery_recipients SET state = ?, attempts = attempts + 1, next_attempt = ?, "
                         "last_reply = ? WHERE id = ?");
@@ -242,11 +287,9 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
     if (o.result == RecipientResult::failed) {
       state = "failed";
     } else if (o.result == RecipientResult::deferred) {
-      // Exponential backoff: retry_initial * 2^attempts, capped at retry_max; give up
-      // after max_queue_age (then it counts as failed, for the bounce logic).
-      std::int64_t delay = cfg_.relay.retry_initial;
-      for (int a = 0; a < batch[i].attempts && delay < cfg_.relay.retry_max; ++a) delay *= 2;
-      delay = std::min<std::int64_t>(delay, cfg_.relay.retry_max);
+      // Exponential backoff; give up after max_queue_age (then it counts as failed, for the
+      // bounce logic: see the delivery_failures view).
+      std::int64_t delay = backoff_delay(batch[i].attempts, cfg_.relay.retry_initial, cfg_.relay.retry_max);
       state = now - job.created > cfg_.relay.max_queue_age ? "failed" : "deferred";
       next = now + delay;
     }
@@ -256,10 +299,17 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
     upd.bind(4, batch[i].id);
     upd.exec();
     upd.reset();
-    log_event(o.result == RecipientResult::delivered ? LogLevel::info : LogLevel::warn, "delivery",
+    log_event(o.result == RecipientResult::delivered ? LogLevel::debug : LogLevel::warn, "delivery",
               {{"job", std::to_string(job.id)}, {"rcpt", batch[i].address}, {"state", state}, {"reply", o.reply}});
   }
   tx.commit();
+  log_event(
+      LogLevel::info, "delivery-batch",
+      {{"job", std::to_string(job.id)},
+       {"recipients", std::to_string(batch.size())},
+       {"delivered", std::to_string(std::count_if(outcomes.begin(), outcomes.end(), [](const RecipientOutcome& o) {
+          return o.result == RecipientResult::delivered;
+        }))}});
   // Stop this pass if everything in the batch was deferred (the destination is unhappy).
   return std::any_of(outcomes.begin(), outcomes.end(),
                      [](const RecipientOutcome& o) { return o.result != RecipientResult::deferred; });
@@ -306,7 +356,8 @@ std::vector<JobStatus> job_status(SQLite::Database& db, bool include_done) {
                       "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'failed'), "
                       "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'pending'), "
                       "(SELECT min(next_attempt) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = "
-                      "'deferred'), j.done FROM delivery_jobs j LEFT JOIN lists l ON l.id = j.list_id LEFT JOIN "
+                      "'deferred'), j.done, j.first_attempt_ms, j.last_progress_ms FROM delivery_jobs j LEFT JOIN "
+                      "lists l ON l.id = j.list_id LEFT JOIN "
                       "domains d ON d.id = l.domain_id WHERE ?1 OR j.done = 0 ORDER BY j.id");
   q.bind(1, include_done ? 1 : 0);
   std::vector<JobStatus> out;
@@ -323,6 +374,9 @@ std::vector<JobStatus> job_status(SQLite::Database& db, bool include_done) {
     s.pending = q.getColumn(8).getInt64();
     s.next_retry = q.getColumn(9).isNull() ? 0 : q.getColumn(9).getInt64();
     s.done = q.getColumn(10).getInt() != 0;
+    auto first = q.getColumn(11).getInt64(), last = q.getColumn(12).getInt64();
+    if (first > 0 && last > first)
+      s.rate = static_cast<double>(s.delivered) * 1000.0 / static_cast<double>(last - first);
     out.push_back(s);
   }
   return out;

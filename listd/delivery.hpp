@@ -8,7 +8,8 @@
 // of every batch before taking the next: after a crash only the batch in flight can be
 // repeated (SECURITY P4). The maildir transport writes deterministic file names, so even
 // that repetition replaces files instead of duplicating them.
-// The SMTP transports (smarthost, mx) implement the same Transport interface.
+// The SMTP transport (smarthost, mx: listd/relay.hpp) implements the same Transport interface,
+// taking waves of batch_limit() recipients that it spreads over its connections.
 #pragma once
 
 #include <SQLiteCpp/Database.h>
@@ -36,6 +37,8 @@ struct JobInfo {
   std::string message_path;
   std::string envelope_from;
   std::int64_t created = 0;
+  std::int64_t list_id = 0;  // 0: no list
+  bool verp = false;         // the list's verp setting (kind = post only)
 };
 
 enum class RecipientResult { delivered, deferred, failed };
@@ -48,6 +51,8 @@ struct RecipientOutcome {
 class Transport {
  public:
   virtual ~Transport() = default;
+  // batch_limit - how many recipients deliver() wants at once (0: relay.max_recipients).
+  virtual std::size_t batch_limit() const { return 0; }
   // deliver - one batch of one job; `message` is the job's message (LF). Returns one outcome
   // per recipient, in order. Must not throw for per-recipient trouble.
   virtual std::vector<RecipientOutcome> deliver(const JobInfo& job, const std::string& message,
@@ -90,7 +95,7 @@ class DeliveryRunner {
   std::int64_t next_due();
 
  private:
-  bool run_one_batch(const JobInfo& job, const std::string& message);
+  bool run_one_batch(const JobInfo& job, const std::string& message, std::int64_t& cursor);
   void finish_job(std::int64_t job_id);
   const Config& cfg_;
   std::unique_ptr<Transport> transport_;
@@ -102,6 +107,9 @@ std::unique_ptr<Transport> make_transport(const Config& cfg);
 // wake_delivery - tell a running daemon (inotify on queue/) that committed delivery work is
 // waiting; for other processes (listctl) after their transaction committed. Best effort.
 void wake_delivery(const Config& cfg);
+// backoff_delay - seconds before the next try of a recipient deferred `attempts` times before:
+// retry_initial * 2^attempts, capped at retry_max.
+std::int64_t backoff_delay(int attempts, unsigned retry_initial, unsigned retry_max);
 
 // Row for `listctl queue`.
 struct JobStatus {
@@ -110,6 +118,7 @@ struct JobStatus {
   std::int64_t created = 0, total = 0, delivered = 0, deferred = 0, failed = 0, pending = 0;
   std::int64_t next_retry = 0;
   bool done = false;
+  double rate = 0;  // delivered recipients per second since the first attempt (0: unknown)
 };
 std::vector<JobStatus> job_status(SQLite::Database& db, bool include_done);
 

@@ -450,13 +450,14 @@ int run_listctl(int argc, char** argv) {
   if (*queue) {
     auto db = open_db(cfg);
     auto jobs = job_status(*db, q_all);
-    std::printf("%-6s %-32s %-7s %8s %9s %8s %6s %7s  %-20s %s\n", "JOB", "LIST", "KIND", "TOTAL", "DELIVERED",
-                "DEFERRED", "FAILED", "PENDING", "CREATED", "NEXT-RETRY");
+    std::printf("%-6s %-32s %-7s %8s %9s %8s %6s %7s %9s  %-20s %s\n", "JOB", "LIST", "KIND", "TOTAL", "DELIVERED",
+                "DEFERRED", "FAILED", "PENDING", "RATE/S", "CREATED", "NEXT-RETRY");
     for (auto& j : jobs)
-      std::printf("%-6lld %-32s %-7s %8lld %9lld %8lld %6lld %7lld  %-20s %s\n", static_cast<long long>(j.id),
+      std::printf("%-6lld %-32s %-7s %8lld %9lld %8lld %6lld %7lld %9.0f  %-20s %s\n", static_cast<long long>(j.id),
                   j.list.c_str(), j.kind.c_str(), static_cast<long long>(j.total), static_cast<long long>(j.delivered),
                   static_cast<long long>(j.deferred), static_cast<long long>(j.failed),
-                  static_cast<long long>(j.pending), format_time(j.created).c_str(), format_time(j.next_retry).c_str());
+                  static_cast<long long>(j.pending), j.rate, format_time(j.created).c_str(),
+                  format_time(j.next_retry).c_str());
     return EX_OK_;
   }
 

@@ -75,6 +75,7 @@ class Daemon {
         signals_(ioc_, SIGTERM, SIGINT),
         hup_(ioc_, SIGHUP),
         tick_(ioc_),
+        retry_(ioc_),
         inotify_(ioc_) {}
 
   // bind - build every network service; each binds its listeners now (maybe as root).
@@ -134,6 +135,7 @@ class Daemon {
     for (auto& s : services_) s->stop();
     boost::system::error_code ec;
     tick_.cancel();
+    retry_.cancel();
     hup_.cancel(ec);
     inotify_.close(ec);
     // Work in flight finishes its current message; the pool drains before run() returns.
@@ -196,9 +198,21 @@ class Daemon {
       deliv_scheduled_ = false;
       try {
         runner_->run_due();
+        // Wake up for the earliest deferred recipient instead of waiting for the tick.
+        if (auto next = runner_->next_due(); next > 0) asio::post(ioc_, [this, next] { arm_retry(next); });
       } catch (const std::exception& e) {
         log_event(LogLevel::error, "delivery-pass-failed", {{"error", e.what()}});
       }
+    });
+  }
+
+  // arm_retry - on the event loop: run a delivery pass at unix time `when`.
+  void arm_retry(std::int64_t when) {
+    if (stopping_) return;
+    auto delay = std::chrono::seconds(std::max<std::int64_t>(0, when - now_unix()));
+    retry_.expires_after(delay);
+    retry_.async_wait([this](auto ec) {
+      if (!ec) schedule_delivery();
     });
   }
 
@@ -209,6 +223,7 @@ class Daemon {
   asio::strand<asio::thread_pool::executor_type> proc_strand_, deliv_strand_;
   asio::signal_set signals_, hup_;
   asio::steady_timer tick_;
+  asio::steady_timer retry_;  // the next deferred recipient's retry time
   asio::posix::stream_descriptor inotify_;
   alignas(inotify_event) std::array<char, 4096> ibuf_{};
   int spool_wd_ = -1;

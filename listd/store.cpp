@@ -71,6 +71,7 @@ std::vector<std::pair<std::string, std::string>> settings_to_pairs(const ListSet
       {"bounce_warning_interval", std::to_string(s.bounce_warning_interval)},
       {"digest_period", s.digest_period},
       {"digest_size_threshold", std::to_string(s.digest_size_threshold)},
+      {"verp", bool_text(s.verp)},
   };
 }
 
@@ -104,6 +105,8 @@ void settings_set(ListSettings& s, const std::string& key, const std::string& va
       s.nonmember_action = NonmemberAction::discard;
     else
       throw StoreError("setting 'nonmember_action': expected hold, accept, reject or discard, got '" + value + "'");
+  } else if (key == "verp") {
+    boolean(s.verp);
   } else if (key == "emergency") {
     boolean(s.emergency);
   } else if (key == "max_message_size") {

@@ -36,7 +36,7 @@ def free_port(host="127.0.0.1"):
 class Listd:
     """A data dir + config, the CLIs bound to it, and an optional running daemon."""
 
-    def __init__(self, extra_config="", user=None):
+    def __init__(self, extra_config="", user=None, relay_mode="maildir"):
         self.root = tempfile.mkdtemp(prefix="listd-it-")
         os.chmod(self.root, 0o700)
         self.data = os.path.join(self.root, "data")
@@ -50,7 +50,7 @@ class Listd:
         user = user or ("root" if os.geteuid() == 0 else os.environ.get("USER", "listd"))
         with open(self.config, "w") as f:
             f.write("data_dir = %s\nhostname = lists.mired.org\nuser = %s\n"
-                    "base_url = http://lists.mired.org:8080\n[relay]\nmode = maildir\n%s" % (self.data, user, extra_config))
+                    "base_url = http://lists.mired.org:8080\n[relay]\nmode = %s\n%s" % (self.data, user, relay_mode, extra_config))
         self.proc = None
         self.log_lines = []
         self._reader = None

@@ -1,0 +1,90 @@
+// relay_test.cpp - the relay's pure parts: transaction planning (grouping by domain, the
+// max_recipients cut, VERP), the VERP sender and the retry backoff schedule.
+#include <gtest/gtest.h>
+
+#include "listd/delivery.hpp"
+#include "listd/relay.hpp"
+
+using namespace listd;
+
+namespace {
+std::vector<JobRecipient> wave(std::initializer_list<const char*> addrs) {
+  std::vector<JobRecipient> w;
+  std::int64_t id = 1;
+  for (auto a : addrs) w.push_back({id++, a, 0});
+  return w;
+}
+}  // namespace
+
+TEST(Plan, SmarthostCutsByMaxRecipientsOnly) {
+  auto w = wave({"a@x.org", "b@y.org", "c@x.org", "d@z.org", "e@x.org"});
+  auto p = plan_transactions(w, "l-bounces@h", 2, false, false);
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_EQ(p[0].rcpts, (std::vector<std::size_t>{0, 1}));
+  EXPECT_EQ(p[1].rcpts, (std::vector<std::size_t>{2, 3}));
+  EXPECT_EQ(p[2].rcpts, (std::vector<std::size_t>{4}));
+  for (auto& t : p) {
+    EXPECT_EQ(t.domain, "");
+    EXPECT_EQ(t.envelope_from, "l-bounces@h");
+  }
+}
+
+TEST(Plan, MxGroupsByDomainCaseInsensitively) {
+  auto w = wave({"a@x.org", "b@Y.org", "c@X.ORG", "d@y.org", "e@x.org", "f@y.org"});
+  auto p = plan_transactions(w, "l-bounces@h", 2, true, false);
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_EQ(p[0].domain, "x.org");
+  EXPECT_EQ(p[0].rcpts, (std::vector<std::size_t>{0, 2}));
+  EXPECT_EQ(p[1].domain, "y.org");
+  EXPECT_EQ(p[1].rcpts, (std::vector<std::size_t>{1, 3}));
+  EXPECT_EQ(p[2].domain, "x.org");
+  EXPECT_EQ(p[2].rcpts, (std::vector<std::size_t>{4}));
+  EXPECT_EQ(p[3].domain, "y.org");
+  EXPECT_EQ(p[3].rcpts, (std::vector<std::size_t>{5}));
+}
+
+TEST(Plan, EveryRecipientExactlyOnce) {
+  std::vector<JobRecipient> w;
+  for (int i = 0; i < 1000; ++i)
+    w.push_back({i + 1, "u" + std::to_string(i) + "@d" + std::to_string(i % 7) + ".org", 0});
+  for (bool by_domain : {false, true})
+    for (unsigned max : {1u, 3u, 100u, 5000u}) {
+      auto p = plan_transactions(w, "s@h", max, by_domain, false);
+      std::vector<int> seen(w.size(), 0);
+      for (auto& t : p) {
+        EXPECT_LE(t.rcpts.size(), max);
+        EXPECT_FALSE(t.rcpts.empty());
+        for (auto i : t.rcpts) {
+          ++seen[i];
+          if (by_domain) {
+            EXPECT_EQ(w[i].address.substr(w[i].address.find('@') + 1), t.domain);
+          }
+        }
+      }
+      for (auto n : seen) EXPECT_EQ(n, 1);
+    }
+}
+
+TEST(Plan, VerpIsOneRecipientPerTransaction) {
+  auto w = wave({"ana@mired.org", "bob@x.org"});
+  auto p = plan_transactions(w, "mi_lista-bounces@lists.mired.org", 100, false, true);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].envelope_from, "mi_lista-bounces+ana=mired.org@lists.mired.org");
+  EXPECT_EQ(p[1].envelope_from, "mi_lista-bounces+bob=x.org@lists.mired.org");
+  EXPECT_EQ(p[1].rcpts, (std::vector<std::size_t>{1}));
+}
+
+TEST(Verp, SenderForm) {
+  EXPECT_EQ(verp_sender("l-bounces@h.org", "a.b+c@d.org"), "l-bounces+a.b+c=d.org@h.org");
+  EXPECT_EQ(verp_sender("", "a@d"), "");  // null sender stays null
+}
+
+TEST(Backoff, DoublesUpToTheCap) {
+  EXPECT_EQ(backoff_delay(0, 300, 3600), 300);
+  EXPECT_EQ(backoff_delay(1, 300, 3600), 600);
+  EXPECT_EQ(backoff_delay(2, 300, 3600), 1200);
+  EXPECT_EQ(backoff_delay(3, 300, 3600), 2400);
+  EXPECT_EQ(backoff_delay(4, 300, 3600), 3600);
+  EXPECT_EQ(backoff_delay(60, 300, 3600), 3600);
+  EXPECT_EQ(backoff_delay(0, 1, 1), 1);
+}

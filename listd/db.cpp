@@ -148,6 +148,37 @@ CREATE TABLE spool_attempts (
   attempts INTEGER NOT NULL
 );
 )SQL",
+    // 2 (archive access, issue 5): IMAP/POP3 facts per archived post, FTS5, per-person state.
+    R"SQL(
+CREATE TABLE archive_imap (
+  uid INTEGER PRIMARY KEY AUTOINCREMENT,  -- UID in the merged INBOX: ascending, never reused
+  archive_id INTEGER NOT NULL UNIQUE REFERENCES archive(id) ON DELETE CASCADE,
+  vsize INTEGER NOT NULL,                 -- RFC822.SIZE: octets with CRLF line ends
+  envelope TEXT NOT NULL,
+  body TEXT NOT NULL,
+  bodystructure TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE archive_fts USING fts5(subject, sender, recipients, body, tokenize = 'trigram');
+CREATE TRIGGER archive_fts_forget AFTER DELETE ON archive BEGIN
+  DELETE FROM archive_fts WHERE rowid = old.id;
+END;
+CREATE TABLE archive_seen (
+  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  archive_id INTEGER NOT NULL REFERENCES archive(id) ON DELETE CASCADE,
+  PRIMARY KEY (person_id, archive_id)
+) WITHOUT ROWID;
+CREATE TABLE pop3_hidden (
+  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  archive_id INTEGER NOT NULL REFERENCES archive(id) ON DELETE CASCADE,
+  PRIMARY KEY (person_id, archive_id)
+) WITHOUT ROWID;
+CREATE TABLE imap_inbox (
+  person_id INTEGER PRIMARY KEY,          -- 0: anonymous
+  lists TEXT NOT NULL,                    -- the list ids INBOX merged when uidvalidity was set
+  uidvalidity INTEGER NOT NULL
+);
+CREATE INDEX archive_list_id ON archive(list_id, id);
+)SQL",
 };
 
 }  // namespace

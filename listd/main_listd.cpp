@@ -29,6 +29,7 @@
 #include "listd/db.hpp"
 #include "listd/delivery.hpp"
 #include "listd/fsutil.hpp"
+#include "listd/imap_service.hpp"
 #include "listd/log.hpp"
 #include "listd/pipeline.hpp"
 #include "listd/service.hpp"
@@ -83,6 +84,8 @@ class Daemon {
     ctx_ = std::make_unique<ServiceContext>(ctx);
     // One line per service (SMTP, LMTP, IMAP, POP3, HTTP), e.g.
     //   services_.push_back(make_smtp_service(*ctx_));
+    services_.push_back(make_imap_service(*ctx_));
+    services_.push_back(make_pop3_service(*ctx_));
   }
 
   int run() {

@@ -162,6 +162,7 @@ bool literal_marker(std::string_view line, std::size_t& n, bool& plus, bool& bad
 
 ParseResult CommandParser::next() {
   ParseResult r;
+  if (failed_) return r;  // after a fatal error nothing more is parsed
   while (true) {
     if (literal_left_ > 0) {
       std::size_t have = buf_.size() - scan_;
@@ -183,6 +184,7 @@ ParseResult CommandParser::next() {
         r.error = "line too long";
         r.fatal = true;
         clear();
+        failed_ = true;
         return r;
       }
       r.status = Status::need_more;
@@ -199,15 +201,24 @@ ParseResult CommandParser::next() {
       if (e.tag.empty() || e.tag.size() > 64 || e.tag.find_first_of("\r+") != std::string::npos) e.tag = "*";
       e.error = std::move(msg);
       e.fatal = fatal;
-      if (fatal)
+      if (fatal) {
         clear();
-      else {
+        failed_ = true;
+      } else {
         buf_.erase(0, nl + 1);
         reset();
       }
       return e;
     };
-    if (line.size() > limits_.max_line) return drop("line too long", false);
+    if (line.size() > limits_.max_line) {  // the same verdict whether or not the LF has arrived yet
+      r.status = Status::error;
+      r.tag = "*";
+      r.error = "line too long";
+      r.fatal = true;
+      clear();
+      failed_ = true;
+      return r;
+    }
     std::size_t n = 0;
     bool plus = false, bad = false;
     if (literal_marker(line, n, plus, bad)) {

@@ -55,7 +55,9 @@ class CommandParser {
  public:
   explicit CommandParser(ParserLimits limits = {}) : limits_(limits) {}
 
-  void feed(std::string_view bytes) { buf_.append(bytes); }
+  void feed(std::string_view bytes) {
+    if (!failed_) buf_.append(bytes);
+  }
   // next - the next event. After Status::continuation the caller sends "+ ..." and calls next()
   // again once more bytes arrived. After a non-fatal error the bad command has been dropped.
   ParseResult next();
@@ -84,6 +86,7 @@ class CommandParser {
   std::size_t line_start_ = 0;  // start of the current line inside buf_
   std::size_t literal_left_ = 0;
   bool continuation_sent_ = false;
+  bool failed_ = false;  // a fatal error happened: the stream is abandoned
 };
 
 // parse_sequence_set - RFC 3501 sequence-set ("1:3,5,7:*"); '*' becomes `star`. Ranges come

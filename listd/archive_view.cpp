@@ -258,7 +258,9 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
   std::string sql;
   std::string arg;
   // The trigram index answers substrings of 3+ characters; shorter ones scan the text.
-  bool indexed = value.size() >= 3;
+  std::size_t chars = 0;
+  for (char c : value) chars += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  bool indexed = chars >= 3;
   if (indexed) {
     sql = "SELECT f.rowid FROM archive_fts f JOIN archive a ON a.id = f.rowid WHERE archive_fts MATCH ? AND " + in;
     arg = column ? std::string(column) + " : " + fts_phrase(value) : fts_phrase(value);

@@ -6,6 +6,7 @@ test makes is cleaned up in stop()/cleanup(). Binaries come from $LISTD_BIN (bui
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -23,6 +24,24 @@ def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (for listener sections)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listeners_config(**extra):
+    """Config text giving every listener a free loopback port; returns (text, {section: port}).
+    extra: per-section additional lines, e.g. imap="tls_listen = 127.0.0.1:NNN\n"."""
+    ports = {}
+    text = ""
+    for section in ("smtp", "lmtp", "http", "imap", "pop3"):
+        ports[section] = free_port()
+        text += "[%s]\nlisten = 127.0.0.1:%d\n%s" % (section, ports[section], extra.get(section, ""))
+    return text, ports
 
 
 class Listd:

@@ -198,7 +198,7 @@ class ArchiveAccess(unittest.TestCase):
         self.assertEqual(data, [b"4"])
         typ, data = m.fetch("4", "(BODYSTRUCTURE ENVELOPE)")
         meta = data[0].decode()
-        self.assertIn('("text" "plain" ("charset" "utf-8") NIL NIL "8bit" 30 1', meta)
+        self.assertIn('("text" "plain" ("charset" "utf-8") NIL NIL "8bit" 30 0', meta)
         self.assertIn('("application" "pdf" ("name" "acta.pdf") NIL NIL "base64" 12 NIL ("attachment" ("filename" "acta.pdf"))', meta)
         self.assertRegex(meta, r'ENVELOPE \("Mon, 2 Feb 2026 11:00:00 \+0000" "\[mi_lista\] =\?UTF-8\?[^"]+ con adjunto" '
                                r'\(\("Bob" NIL "bob" "mired.org"\)\)')
@@ -261,6 +261,26 @@ class ArchiveAccess(unittest.TestCase):
                               "pop3://127.0.0.1:%d/" % self.ports["pop3"]], capture_output=True)
         self.assertNotEqual(out.returncode, 0)
 
+    def test_fetchmail(self):
+        if not shutil.which("fetchmail"):
+            self.skipTest("fetchmail not installed")
+        rc = os.path.join(self.l.root, "fetchmailrc")
+        out = os.path.join(self.l.root, "fetched.mbox")
+        with open(rc, "w") as f:
+            f.write('poll 127.0.0.1 service %d protocol pop3 uidl auth password\n'
+                    '  user "ana@mired.org" password "contraseña-ana" sslproto "" keep fetchall\n'
+                    '  mda "cat >> %s"\n' % (self.ports["pop3"], out))
+        os.chmod(rc, 0o600)
+        env = dict(os.environ, HOME=self.l.root, FETCHMAILHOME=self.l.root)
+        p = subprocess.run(["fetchmail", "-f", rc, "--nodetach", "--nosyslog", "-v"], capture_output=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace"))
+        with open(out, "rb") as f:
+            got = f.read()
+        for n in (1, 2, 3):
+            self.assertIn(b"Subject: [mi_lista] hola %d" % n, got)
+        self.assertIn("Nos vemos mañana en el café.".encode(), got)
+
     def test_idle_sees_a_new_post(self):
         c = Raw(self.ports["imap"])
         c.read_until(lambda b: b.endswith(b"\r\n"))
@@ -285,6 +305,47 @@ class ArchiveAccess(unittest.TestCase):
         self.assertEqual(typ, "OK")
         self.assertGreaterEqual(int(data[0]), 4)
         m.logout()
+
+    # --- Dovecot reads the same Maildir ---------------------------------------------------------
+    def fetch_lines(self, transcript):
+        """'* N FETCH (X)' lines -> sorted list of X (order-free: UIDs and file order may differ)."""
+        out = []
+        for m in re.finditer(r"\* \d+ FETCH \((.*?)\)\r\n(?=\* \d+ FETCH|[a-z] OK)", transcript, re.S):
+            out.append(m.group(1))
+        return sorted(out)
+
+    def test_dovecot_reads_the_same_maildir(self):
+        imap_bin = "/usr/lib/dovecot/imap"
+        if not os.path.exists(imap_bin) or os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs dovecot-imapd, root and setpriv")
+        import tempfile
+        d = tempfile.mkdtemp(prefix="listd-dovecot-")
+        try:
+            os.chmod(d, 0o755)
+            shutil.copytree(os.path.join(self.l.data, "archive", LIST), os.path.join(d, "mail"))
+            with open(os.path.join(d, "dovecot.conf"), "w") as f:
+                f.write("base_dir = %s/run\nlog_path = /dev/stderr\nssl = no\n"
+                        "mail_location = maildir:%s/mail:INDEX=MEMORY\n" % (d, d))
+            subprocess.run(["chown", "-R", "nobody:nogroup", d], check=True)
+            c = Raw(self.ports["imap"])
+            c.read_until(lambda b: b.endswith(b"\r\n"))
+            c.imap("x LOGIN bob bob-secret", "x")
+            c.imap('y EXAMINE "%s"' % LIST, "y")
+            for items in ("ENVELOPE", "BODYSTRUCTURE", "RFC822.SIZE", "BODY.PEEK[TEXT]", "BODY.PEEK[1]",
+                          "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)]"):
+                script = "a EXAMINE INBOX\r\nb FETCH 1:* (%s)\r\nc LOGOUT\r\n" % items
+                dov = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "env",
+                                      "USER=test", "HOME=%s/home" % d, imap_bin, "-c", os.path.join(d, "dovecot.conf")],
+                                     input=script.encode(), capture_output=True, timeout=30).stdout.decode()
+                self.assertIn("\r\nb OK", dov, dov)
+                theirs = dov[dov.index("\r\n", dov.index("\r\na OK")) + 2:dov.index("\r\nb OK") + 2]
+                ours = c.imap("b FETCH 1:* (%s)" % items, "b")
+                self.assertEqual(self.fetch_lines(ours), self.fetch_lines(theirs + "b OK"), items)
+                self.assertEqual(len(self.fetch_lines(ours)), 4)
+            c.imap("z LOGOUT", "z")
+            c.close()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
     # --- TLS ----------------------------------------------------------------------------------
     def tls_context(self):

@@ -53,10 +53,10 @@ TEST(ImapMime, NestedBodyStructure) {
   std::string m = imap::to_crlf(kNested);
   auto t = imap::parse_mime(m);
   EXPECT_EQ(imap::bodystructure(t, m, false),
-            "((\"text\" \"plain\" NIL NIL NIL \"7bit\" 8 1)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 182 "
+            "((\"text\" \"plain\" NIL NIL NIL \"7bit\" 8 0)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 182 "
             "(NIL \"inner\" ((NIL NIL \"x\" \"y.z\")) ((NIL NIL \"x\" \"y.z\")) ((NIL NIL \"x\" \"y.z\")) NIL NIL NIL "
-            "NIL NIL) ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 10 1)(\"text\" \"html\" NIL NIL NIL \"7bit\" 12 1) "
-            "\"alternative\") 13) \"mixed\")");
+            "NIL NIL) ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 10 0)(\"text\" \"html\" NIL NIL NIL \"7bit\" 12 0) "
+            "\"alternative\") 12) \"mixed\")");
 }
 
 TEST(ImapMime, Sections) {

@@ -66,7 +66,7 @@ TEST(ImapFetch, MultipartSectionsAndStructure) {
   Transcript t;
   selected(t);
   auto bs = t.send("a FETCH 3 BODYSTRUCTURE\r\n");
-  EXPECT_NE(bs.find("(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 5 1 NIL NIL NIL NIL)"),
+  EXPECT_NE(bs.find("(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 5 0 NIL NIL NIL NIL)"),
             std::string::npos)
       << bs;
   EXPECT_NE(bs.find("(\"application\" \"pdf\" (\"name\" \"a.pdf\") NIL NIL \"base64\" 8 NIL (\"attachment\" "

@@ -262,7 +262,8 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
   for (char c : value) chars += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
   bool indexed = chars >= 3;
   if (indexed) {
-    sql = "SELECT f.rowid FROM archive_fts f JOIN archive a ON a.id = f.rowid WHERE archive_fts MATCH ? AND " + in;
+    // The FTS subquery runs once; a join would let the planner run MATCH once per archive row.
+    sql = "SELECT a.id FROM archive a WHERE a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?) AND " + in;
     arg = column ? std::string(column) + " : " + fts_phrase(value) : fts_phrase(value);
   } else {
     std::string expr = column ? std::string("f.") + column

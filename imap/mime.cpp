@@ -29,8 +29,8 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// header_end - offset just after the blank line ending the header block starting at `from`
-// (or `end` if there is none); `body` gets where the body starts.
+// find_body - where the body starts: just after the blank line that ends the header block
+// starting at `from`, or `end` if there is none.
 std::size_t find_body(std::string_view msg, std::size_t from, std::size_t end) {
   if (from + 1 < end && msg[from] == '\r' && msg[from + 1] == '\n') return from + 2;  // no header at all
   if (from < end && msg[from] == '\n') return from + 1;

@@ -12,7 +12,6 @@
 #include "listd/fsutil.hpp"
 #include "listd/password.hpp"
 #include "listd/store.hpp"
-#include "smtp/address.hpp"
 
 namespace listd {
 namespace {
@@ -106,11 +105,9 @@ std::string ArchiveView::list_clause(const std::string& mailbox, std::vector<std
 
 std::uint32_t ArchiveView::inbox_uidvalidity() {
   std::string key;
-  for (auto& [n, id] : lists_) key += std::to_string(id) + ",";
   std::vector<std::int64_t> sorted;
   for (auto& [n, id] : lists_) sorted.push_back(id);
   std::sort(sorted.begin(), sorted.end());
-  key.clear();
   for (auto id : sorted) key += std::to_string(id) + ",";
   SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::int64_t validity = 0;

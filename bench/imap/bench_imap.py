@@ -102,11 +102,13 @@ def measure(imap, mailbox, runs, label, results):
     text = [timed(lambda: imap.cmd('SEARCH TEXT "zanahoria"'))[0] for _ in range(runs)]
     hits = imap.cmd('SEARCH TEXT "zanahoria"').split(b"\r\n")[0].count(b" ") - 1
     frm = [timed(lambda: imap.cmd('SEARCH FROM "user17@"'))[0] for _ in range(runs)]
+    from_hits = imap.cmd('SEARCH FROM "user17@"').split(b"\r\n")[0].count(b" ") - 1
     rnd = random.Random(2)
     t_body, _ = timed(lambda: [imap.cmd("FETCH %d BODY.PEEK[]" % rnd.randint(1, nfetch)) for _ in range(1000)])
     results[label] = dict(select=t_sel, envelope_first=t_env, envelope_warm=t_env2, messages=nfetch,
                           search_text_median=statistics.median(text), search_text_hits=hits,
-                          search_from_median=statistics.median(frm), body_1000=t_body)
+                          search_from_median=statistics.median(frm), search_from_hits=from_hits, body_1000=t_body)
+    print(label, results[label], flush=True)
 
 
 def rss_peak_kib(pid):
@@ -172,10 +174,11 @@ def main():
             continue
         r = results[name]
         print("%-8s SELECT %.3f s | FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE) of %d: first %.2f s, warm %.2f s | "
-              "SEARCH TEXT median %.1f ms (%d hits) | SEARCH FROM median %.1f ms | 1000 x FETCH BODY[] %.2f s | "
+              "SEARCH TEXT median %.1f ms (%d hits) | SEARCH FROM median %.1f ms (%d hits) | 1000 x FETCH BODY[] %.2f s | "
               "peak RSS %.0f MiB" % (name, r["select"], r["messages"], r["envelope_first"], r["envelope_warm"],
                                      r["search_text_median"] * 1000, r["search_text_hits"],
-                                     r["search_from_median"] * 1000, r["body_1000"], r["peak_rss_mib"]))
+                                     r["search_from_median"] * 1000, r["search_from_hits"], r["body_1000"],
+                                     r["peak_rss_mib"]))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "listd/archive_search.hpp"
 #include "listd/fsutil.hpp"
 
 namespace listd {
@@ -29,7 +30,8 @@ std::string archive_write(const std::filesystem::path& archive_dir, const ListRo
 }
 
 std::int64_t archive_index(SQLite::Database& db, const ListRow& list, const std::string& spool_id,
-                           const std::string& rel_path, const MessageInfo& info, std::int64_t received) {
+                           const std::string& rel_path, const MessageInfo& info, std::int64_t received,
+                           std::string_view raw) {
   {
     SQLite::Statement q(db, "SELECT uid FROM archive WHERE list_id = ? AND spool_id = ?");
     q.bind(1, list.id);
@@ -62,6 +64,7 @@ std::int64_t archive_index(SQLite::Database& db, const ListRow& list, const std:
   q.bind(12, static_cast<std::int64_t>(info.size));
   q.bind(13, rel_path);
   q.exec();
+  if (!raw.empty()) archive_index_access(db, db.getLastInsertRowid(), raw, info);
   return uid;
 }
 

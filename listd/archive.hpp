@@ -29,8 +29,10 @@ std::string archive_write(const std::filesystem::path& archive_dir, const ListRo
                           std::int64_t received, const std::string& hostname, std::string_view message);
 
 // archive_index - insert the index row (or find the existing one for this spool id);
-// returns the UID.
+// returns the UID. With `raw` (the archived text) it also records what IMAP/POP3 and SEARCH
+// need (archive_search.hpp), in the same transaction.
 std::int64_t archive_index(SQLite::Database& db, const ListRow& list, const std::string& spool_id,
-                           const std::string& rel_path, const MessageInfo& info, std::int64_t received);
+                           const std::string& rel_path, const MessageInfo& info, std::int64_t received,
+                           std::string_view raw = {});
 
 }  // namespace listd

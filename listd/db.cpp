@@ -212,6 +212,36 @@ CREATE INDEX delivery_recipients_job ON delivery_recipients(job_id, id);
 CREATE VIEW delivery_failures AS
   SELECT r.id AS recipient_id, j.id AS job_id, j.list_id, j.kind, r.address, r.attempts, r.last_reply
   FROM delivery_recipients r JOIN delivery_jobs j ON j.id = r.job_id WHERE r.state = 'failed';
+    // 4 (archive access, issue 5): IMAP/POP3 facts per archived post, FTS5, per-person state.
+    R"SQL(
+CREATE TABLE archive_imap (
+  uid INTEGER PRIMARY KEY AUTOINCREMENT,  -- UID in the merged INBOX: ascending, never reused
+  archive_id INTEGER NOT NULL UNIQUE REFERENCES archive(id) ON DELETE CASCADE,
+  vsize INTEGER NOT NULL,                 -- RFC822.SIZE: octets with CRLF line ends
+  envelope TEXT NOT NULL,
+  body TEXT NOT NULL,
+  bodystructure TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE archive_fts USING fts5(subject, sender, recipients, body, tokenize = 'trigram');
+CREATE TRIGGER archive_fts_forget AFTER DELETE ON archive BEGIN
+  DELETE FROM archive_fts WHERE rowid = old.id;
+END;
+CREATE TABLE archive_seen (
+  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  archive_id INTEGER NOT NULL REFERENCES archive(id) ON DELETE CASCADE,
+  PRIMARY KEY (person_id, archive_id)
+) WITHOUT ROWID;
+CREATE TABLE pop3_hidden (
+  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  archive_id INTEGER NOT NULL REFERENCES archive(id) ON DELETE CASCADE,
+  PRIMARY KEY (person_id, archive_id)
+) WITHOUT ROWID;
+CREATE TABLE imap_inbox (
+  person_id INTEGER PRIMARY KEY,          -- 0: anonymous
+  lists TEXT NOT NULL,                    -- the list ids INBOX merged when uidvalidity was set
+  uidvalidity INTEGER NOT NULL
+);
+CREATE INDEX archive_list_id ON archive(list_id, id);
 )SQL",
 };
 

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "listd/bounce.hpp"
+#include "listd/archive_mbox.hpp"
 #include "listd/config.hpp"
 #include "listd/db.hpp"
 #include "listd/delivery.hpp"
@@ -37,7 +38,8 @@ using namespace listd;
 
 namespace {
 
-constexpr int EX_OK_ = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_NOUSER_ = 67, EX_TEMPFAIL_ = 75, EX_CONFIG_ = 78;
+constexpr int EX_OK_ = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_NOINPUT_ = 66, EX_NOUSER_ = 67, EX_TEMPFAIL_ = 75,
+              EX_CONFIG_ = 78;
 
 struct Failure {
   int code;
@@ -314,6 +316,13 @@ int run_listctl(int argc, char** argv) {
   std::string bc_verp;
   auto* bounce_check = app.add_subcommand("bounce-check", "is the message on stdin a bounce? which addresses?");
   bounce_check->add_option("--verp", bc_verp, "the VERP-decoded recipient, if the bounce came to NAME-bounces+x=y@");
+  // import-mbox / export-mbox (archive access, issue 5)
+  std::string im_addr, im_file, ex_addr;
+  auto* import_mbox = app.add_subcommand("import-mbox", "add the posts of an mbox(rd) file to a list's archive");
+  import_mbox->add_option("LIST@HOST", im_addr)->required();
+  import_mbox->add_option("FILE", im_file, "mbox file ('-' for stdin)")->required();
+  auto* export_mbox = app.add_subcommand("export-mbox", "write a list's archive to stdout as mboxrd");
+  export_mbox->add_option("LIST@HOST", ex_addr)->required();
 
   try {
     app.parse(argc, argv);
@@ -435,6 +444,34 @@ int run_listctl(int argc, char** argv) {
     return EX_OK_;
   }
 
+  if (*import_mbox || *export_mbox) {
+    auto db = open_db(cfg);
+    Store store(*db);
+    auto l = get_list(store, *import_mbox ? im_addr : ex_addr);
+    if (*export_mbox) {
+      auto n = archive_export_mbox(*db, cfg.archive_dir(), l, std::cout);
+      std::cout.flush();
+      if (!std::cout) throw Failure{EX_TEMPFAIL_, "cannot write to stdout"};
+      std::cerr << "exported " << n << " posts of " << l.address() << "\n";
+      return EX_OK_;
+    }
+    std::ifstream file;
+    if (im_file != "-") {
+      file.open(im_file, std::ios::binary);
+      if (!file) throw Failure{EX_NOINPUT_, "cannot open " + im_file};
+    }
+    try {
+      auto r = archive_import_mbox(*db, cfg.archive_dir(), l, cfg.hostname, im_file == "-" ? std::cin : file);
+      std::cout << "imported " << r.imported << " posts into " << l.address() << " (" << r.already
+                << " already archived, " << r.too_big << " too big)\n";
+    } catch (const SQLite::Exception& e) {
+      throw Failure{EX_TEMPFAIL_, std::string("database: ") + e.what()};
+    } catch (const std::exception& e) {
+      throw Failure{EX_DATAERR_, im_file + ": " + e.what()};
+    }
+    return EX_OK_;
+  }
+
   if (*passwd) {
     auto db = open_db(cfg, true);
     Store store(*db);
@@ -528,6 +565,14 @@ int run_newlist(int argc, char** argv) {
   app.add_option("LISTNAME", name);
   app.add_option("OWNER-EMAIL", owner);
   app.add_option("PASSWORD", password);
+  // import-mbox / export-mbox (archive access, issue 5)
+  std::string im_addr, im_file, ex_addr;
+  auto* import_mbox = app.add_subcommand("import-mbox", "add the posts of an mbox(rd) file to a list's archive");
+  import_mbox->add_option("LIST@HOST", im_addr)->required();
+  import_mbox->add_option("FILE", im_file, "mbox file ('-' for stdin)")->required();
+  auto* export_mbox = app.add_subcommand("export-mbox", "write a list's archive to stdout as mboxrd");
+  export_mbox->add_option("LIST@HOST", ex_addr)->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -30,6 +30,7 @@
 #include "listd/delivery.hpp"
 #include "listd/fsutil.hpp"
 #include "listd/intake.hpp"
+#include "listd/imap_service.hpp"
 #include "listd/log.hpp"
 #include "listd/pipeline.hpp"
 #include "listd/service.hpp"
@@ -87,6 +88,8 @@ class Daemon {
     //   services_.push_back(make_smtp_service(*ctx_));
     services_.push_back(make_smtp_service(*ctx_));
     services_.push_back(make_lmtp_service(*ctx_));
+    services_.push_back(make_imap_service(*ctx_));
+    services_.push_back(make_pop3_service(*ctx_));
   }
 
   int run() {

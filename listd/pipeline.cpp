@@ -339,7 +339,7 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     MessageInfo ainfo = info;
     ainfo.subject = message_info(*decorated).subject;
     ainfo.size = decorated->size();
-    uid = archive_index(*db_, list, id, archive_rel, ainfo, e.env.received);
+    uid = archive_index(*db_, list, id, archive_rel, ainfo, e.env.received, *decorated);
   }
   auto job = job_create_for_members(*db_, list, "post", id, "queue/" + qname, bounces, facts.sender);
   digest_add(*db_, list, id, info, *decorated);

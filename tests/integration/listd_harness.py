@@ -33,24 +33,39 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def listeners_config(**extra):
+    """Config text giving every listener a free loopback port; returns (text, {section: port}).
+    extra: per-section additional lines, e.g. imap="tls_listen = 127.0.0.1:NNN\n"."""
+    ports = {}
+    text = ""
+    for section in ("smtp", "lmtp", "http", "imap", "pop3"):
+        ports[section] = free_port()
+        text += "[%s]\nlisten = 127.0.0.1:%d\n%s" % (section, ports[section], extra.get(section, ""))
+    return text, ports
+
+
 class Listd:
     """A data dir + config, the CLIs bound to it, and an optional running daemon."""
 
-    def __init__(self, extra_config="", user=None, relay_mode="maildir"):
+    def __init__(self, extra_config="", user=None, relay_mode="maildir", listeners=None):
+        """extra_config goes right after `[relay] mode` (so bare keys land in [relay]); it may
+        open other sections but never sets a listener's `listen`: every listener (smtp, lmtp,
+        http, imap, pop3) gets a free loopback port here, in self.ports (tests run in parallel).
+        listeners: per-section extra lines, e.g. {"imap": "tls_listen = 127.0.0.1:N\n"}."""
         self.root = tempfile.mkdtemp(prefix="listd-it-")
         os.chmod(self.root, 0o700)
         self.data = os.path.join(self.root, "data")
         self.config = os.path.join(self.root, "listd.conf")
-        # The SMTP and LMTP listeners always get free loopback ports (tests run in parallel);
-        # extra_config may add other [smtp]/[lmtp] keys, never `listen`.
-        self.smtp_port, self.lmtp_port = free_port(), free_port()
-        extra_config = ("[smtp]\nlisten = 127.0.0.1:%d\n[lmtp]\nlisten = 127.0.0.1:%d\n" %
-                        (self.smtp_port, self.lmtp_port)) + extra_config
+        listener_text, self.ports = listeners_config(**(listeners or {}))
+        self.smtp_port, self.lmtp_port = self.ports["smtp"], self.ports["lmtp"]
         # user: who listd drops to when started as root (default: stay root for test rigs).
         user = user or ("root" if os.geteuid() == 0 else os.environ.get("USER", "listd"))
+        if extra_config and not extra_config.endswith("\n"):
+            extra_config += "\n"
         with open(self.config, "w") as f:
             f.write("data_dir = %s\nhostname = lists.mired.org\nuser = %s\n"
-                    "base_url = http://lists.mired.org:8080\n[relay]\nmode = %s\n%s" % (self.data, user, relay_mode, extra_config))
+                    "base_url = http://lists.mired.org:8080\n[relay]\nmode = %s\n%s%s" %
+                    (self.data, user, relay_mode, extra_config, listener_text))
         self.proc = None
         self.log_lines = []
         self._reader = None

@@ -1,0 +1,333 @@
+// archive_view.cpp - see archive_view.hpp.
+#include "listd/archive_view.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "imap/mime.hpp"
+#include "listd/db.hpp"
+#include "listd/fsutil.hpp"
+#include "listd/password.hpp"
+#include "listd/store.hpp"
+
+namespace listd {
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// fts_phrase - an FTS5 string literal: "..." with quotes doubled.
+std::string fts_phrase(const std::string& v) {
+  std::string r = "\"";
+  for (char c : v) {
+    if (c == '"') r.push_back('"');
+    r.push_back(c);
+  }
+  return r + "\"";
+}
+
+}  // namespace
+
+ArchiveView::ArchiveView(const std::filesystem::path& db_path, const std::filesystem::path& archive_dir)
+    : db_(db_open(db_path, false)), archive_dir_(archive_dir) {}
+
+ArchiveView::~ArchiveView() = default;
+
+bool ArchiveView::login(const std::string& user_in, const std::string& password) {
+  std::string user = lower(user_in);
+  Store store(*db_);
+  lists_.clear();
+  if (user == "anonymous") {
+    for (auto& l : store.all_lists())
+      if (l.settings.archive_public) lists_[l.address()] = l.id;
+    person_id_ = 0;
+    email_ = "anonymous";
+    return true;
+  }
+  std::int64_t id = -1;
+  std::string email, hash;
+  {
+    SQLite::Statement q(
+        *db_, user.find('@') != std::string::npos
+                  ? "SELECT id, email, password_hash FROM people WHERE email = ?"
+                  : "SELECT id, email, password_hash FROM people WHERE substr(email, 1, instr(email, '@') - 1) = ?");
+    q.bind(1, user);
+    int n = 0;
+    while (q.executeStep()) {
+      if (++n > 1) return false;  // ambiguous local part: the full address is needed
+      id = q.getColumn(0).getInt64();
+      email = q.getColumn(1).getString();
+      hash = q.getColumn(2).isNull() ? "" : q.getColumn(2).getString();
+    }
+  }
+  if (id < 0 || hash.empty()) {
+    // Spend the same work as a real check so timing does not reveal who exists.
+    static const std::string dummy = hash_password("not a real password");
+    verify_password(password, dummy);
+    return false;
+  }
+  if (!verify_password(password, hash)) return false;
+  person_id_ = id;
+  email_ = email;
+  SQLite::Statement q(
+      *db_,
+      "SELECT DISTINCT l.id, l.name || '@' || d.name FROM memberships m JOIN lists l ON l.id = m.list_id "
+      "JOIN domains d ON d.id = l.domain_id WHERE m.person_id = ?");
+  q.bind(1, id);
+  while (q.executeStep()) lists_[q.getColumn(1).getString()] = q.getColumn(0).getInt64();
+  return true;
+}
+
+std::vector<std::string> ArchiveView::mailboxes() {
+  std::vector<std::string> out{"INBOX"};
+  for (auto& [name, id] : lists_) out.push_back(name);
+  return out;
+}
+
+std::string ArchiveView::list_clause(const std::string& mailbox, std::vector<std::int64_t>& ids) {
+  ids.clear();
+  if (mailbox == "INBOX") {
+    for (auto& [n, id] : lists_) ids.push_back(id);
+  } else {
+    auto it = lists_.find(lower(mailbox));
+    if (it == lists_.end()) return {};
+    ids.push_back(it->second);
+  }
+  std::string in = "a.list_id IN (";
+  for (std::size_t i = 0; i < ids.size(); ++i) in += (i ? ",?" : "?");
+  return in + ")";
+}
+
+std::uint32_t ArchiveView::inbox_uidvalidity() {
+  std::string key;
+  std::vector<std::int64_t> sorted;
+  for (auto& [n, id] : lists_) sorted.push_back(id);
+  std::sort(sorted.begin(), sorted.end());
+  for (auto id : sorted) key += std::to_string(id) + ",";
+  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  std::int64_t validity = 0;
+  std::string stored;
+  {
+    SQLite::Statement q(*db_, "SELECT lists, uidvalidity FROM imap_inbox WHERE person_id = ?");
+    q.bind(1, person_id_);
+    if (q.executeStep()) {
+      stored = q.getColumn(0).getString();
+      validity = q.getColumn(1).getInt64();
+    }
+  }
+  if (validity == 0 || stored != key) {
+    std::int64_t now = now_unix() & 0x7fffffff;
+    validity = std::max(now, validity + 1);
+    SQLite::Statement u(*db_, "INSERT OR REPLACE INTO imap_inbox(person_id, lists, uidvalidity) VALUES (?,?,?)");
+    u.bind(1, person_id_);
+    u.bind(2, key);
+    u.bind(3, validity);
+    u.exec();
+  }
+  tx.commit();
+  return static_cast<std::uint32_t>(validity);
+}
+
+std::vector<imap::MessageMeta> ArchiveView::query(const std::string& mailbox, std::uint32_t after_uid) {
+  std::vector<std::int64_t> ids;
+  std::string in = list_clause(mailbox, ids);
+  std::vector<imap::MessageMeta> out;
+  if (in.empty() || ids.empty()) return out;
+  bool inbox = mailbox == "INBOX";
+  std::string uidcol = inbox ? "i.uid" : "a.uid";
+  SQLite::Statement q(*db_, "SELECT a.id, " + uidcol +
+                                ", i.vsize, a.received, a.date, s.archive_id IS NOT NULL "
+                                "FROM archive a JOIN archive_imap i ON i.archive_id = a.id "
+                                "LEFT JOIN archive_seen s ON s.archive_id = a.id AND s.person_id = ? "
+                                "WHERE " +
+                                in + " AND " + uidcol + " > ? ORDER BY " + uidcol);
+  int k = 1;
+  q.bind(k++, person_id_);
+  for (auto id : ids) q.bind(k++, id);
+  q.bind(k++, static_cast<std::int64_t>(after_uid));
+  while (q.executeStep()) {
+    imap::MessageMeta m;
+    m.key = q.getColumn(0).getInt64();
+    m.uid = static_cast<std::uint32_t>(q.getColumn(1).getInt64());
+    m.size = static_cast<std::uint64_t>(q.getColumn(2).getInt64());
+    m.internaldate = q.getColumn(3).getInt64();
+    m.sent = q.getColumn(4).getInt64();
+    m.seen = q.getColumn(5).getInt() != 0 || anon_seen_.count(m.key) > 0;
+    out.push_back(m);
+  }
+  return out;
+}
+
+bool ArchiveView::open(const std::string& mailbox, std::uint32_t& uidvalidity, std::vector<imap::MessageMeta>& out) {
+  std::vector<std::int64_t> ids;
+  if (mailbox != "INBOX") {
+    auto it = lists_.find(lower(mailbox));
+    if (it == lists_.end()) return false;
+    SQLite::Statement q(*db_, "SELECT uidvalidity FROM lists WHERE id = ?");
+    q.bind(1, it->second);
+    if (!q.executeStep()) return false;
+    uidvalidity = static_cast<std::uint32_t>(q.getColumn(0).getInt64());
+  } else {
+    uidvalidity = inbox_uidvalidity();
+  }
+  out = query(mailbox, 0);
+  return true;
+}
+
+std::vector<imap::MessageMeta> ArchiveView::newer(const std::string& mailbox, std::uint32_t after_uid) {
+  return query(mailbox, after_uid);
+}
+
+std::optional<std::string> ArchiveView::message(std::int64_t key) {
+  SQLite::Statement q(*db_, "SELECT path FROM archive WHERE id = ?");
+  q.bind(1, key);
+  if (!q.executeStep()) return std::nullopt;
+  try {
+    return imap::to_crlf(read_file(archive_dir_ / q.getColumn(0).getString()));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::vector<imap::MessageFacts> ArchiveView::facts(const std::vector<std::int64_t>& keys) {
+  std::vector<imap::MessageFacts> out(keys.size());
+  if (keys.empty()) return out;
+  std::string in;
+  for (std::size_t i = 0; i < keys.size(); ++i) in += (i ? ",?" : "?");
+  SQLite::Statement q(
+      *db_, "SELECT archive_id, envelope, body, bodystructure FROM archive_imap WHERE archive_id IN (" + in + ")");
+  for (std::size_t i = 0; i < keys.size(); ++i) q.bind(static_cast<int>(i + 1), keys[i]);
+  std::map<std::int64_t, imap::MessageFacts> byid;
+  while (q.executeStep())
+    byid[q.getColumn(0).getInt64()] = {q.getColumn(1).getString(), q.getColumn(2).getString(),
+                                       q.getColumn(3).getString()};
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (auto it = byid.find(keys[i]); it != byid.end()) out[i] = it->second;
+  return out;
+}
+
+std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::SearchField field,
+                                              const std::string& header, const std::string& value) {
+  std::vector<std::int64_t> ids;
+  std::string in = list_clause(mailbox, ids);
+  std::vector<std::int64_t> out;
+  if (in.empty() || ids.empty()) return out;
+  const char* column = nullptr;
+  switch (field) {
+    case imap::SearchField::from: column = "sender"; break;
+    case imap::SearchField::to:
+    case imap::SearchField::cc: column = "recipients"; break;
+    case imap::SearchField::subject: column = "subject"; break;
+    case imap::SearchField::body: column = "body"; break;
+    case imap::SearchField::text: column = nullptr; break;
+    case imap::SearchField::bcc: return out;  // the archive keeps no Bcc
+    case imap::SearchField::header: {
+      // Rare: read the headers of the mailbox's messages (bounded by the mailbox size).
+      std::string h = lower(header), v = lower(value);
+      SQLite::Statement q(*db_, "SELECT a.id, a.path FROM archive a WHERE " + in);
+      for (std::size_t i = 0; i < ids.size(); ++i) q.bind(static_cast<int>(i + 1), ids[i]);
+      while (q.executeStep()) {
+        std::string raw;
+        try {
+          raw = read_file(archive_dir_ / q.getColumn(1).getString());
+        } catch (const std::exception&) {
+          continue;
+        }
+        auto end = raw.find("\n\n");
+        bool found = false;
+        std::string got = lower(imap::header_value(std::string_view(raw).substr(0, end), h, &found));
+        if (found && got.find(v) != std::string::npos) out.push_back(q.getColumn(0).getInt64());
+      }
+      return out;
+    }
+  }
+  if (value.empty()) {  // every message matches an empty substring
+    SQLite::Statement q(*db_, "SELECT a.id FROM archive a WHERE " + in);
+    for (std::size_t i = 0; i < ids.size(); ++i) q.bind(static_cast<int>(i + 1), ids[i]);
+    while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
+    return out;
+  }
+  std::string sql;
+  std::string arg;
+  // The trigram index answers substrings of 3+ characters; shorter ones scan the text.
+  std::size_t chars = 0;
+  for (char c : value) chars += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  bool indexed = chars >= 3;
+  if (indexed) {
+    // The FTS subquery runs once; a join would let the planner run MATCH once per archive row.
+    sql = "SELECT a.id FROM archive a WHERE a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?) AND " + in;
+    arg = column ? std::string(column) + " : " + fts_phrase(value) : fts_phrase(value);
+  } else {
+    std::string expr = column ? std::string("f.") + column
+                              : std::string("f.subject || ' ' || f.sender || ' ' || f.recipients || ' ' || f.body");
+    sql = "SELECT f.rowid FROM archive_fts f JOIN archive a ON a.id = f.rowid WHERE instr(lower(" + expr +
+          "), lower(?)) > 0 AND " + in;
+    arg = value;
+  }
+  SQLite::Statement q(*db_, sql);
+  q.bind(1, arg);
+  for (std::size_t i = 0; i < ids.size(); ++i) q.bind(static_cast<int>(i + 2), ids[i]);
+  while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
+  return out;
+}
+
+void ArchiveView::set_seen(const std::vector<std::int64_t>& keys, bool seen) {
+  if (person_id_ == 0) {
+    for (auto k : keys) seen ? (void)anon_seen_.insert(k) : (void)anon_seen_.erase(k);
+    return;
+  }
+  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(*db_, seen ? "INSERT OR IGNORE INTO archive_seen(person_id, archive_id) VALUES (?, ?)"
+                                 : "DELETE FROM archive_seen WHERE person_id = ? AND archive_id = ?");
+  for (auto k : keys) {
+    q.bind(1, person_id_);
+    q.bind(2, k);
+    q.exec();
+    q.reset();
+  }
+  tx.commit();
+}
+
+std::vector<pop3::DropMessage> ArchiveView::list() {
+  std::vector<std::int64_t> ids;
+  std::string in = list_clause("INBOX", ids);
+  std::vector<pop3::DropMessage> out;
+  if (ids.empty()) return out;
+  SQLite::Statement q(*db_,
+                      "SELECT a.id, i.vsize FROM archive a JOIN archive_imap i ON i.archive_id = a.id "
+                      "WHERE " +
+                          in +
+                          " AND NOT EXISTS (SELECT 1 FROM pop3_hidden h WHERE h.person_id = ? AND "
+                          "h.archive_id = a.id) ORDER BY i.uid");
+  int k = 1;
+  for (auto id : ids) q.bind(k++, id);
+  q.bind(k, person_id_);
+  while (q.executeStep()) {
+    pop3::DropMessage m;
+    m.key = q.getColumn(0).getInt64();
+    m.size = static_cast<std::uint64_t>(q.getColumn(1).getInt64());
+    m.uidl = "listd-" + std::to_string(m.key);
+    out.push_back(m);
+  }
+  return out;
+}
+
+void ArchiveView::remove(const std::vector<std::int64_t>& keys) {
+  if (person_id_ <= 0) return;  // anonymous: deletions last for the session only
+  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(*db_, "INSERT OR IGNORE INTO pop3_hidden(person_id, archive_id) VALUES (?, ?)");
+  for (auto k : keys) {
+    q.bind(1, person_id_);
+    q.bind(2, k);
+    q.exec();
+    q.reset();
+  }
+  tx.commit();
+}
+
+}  // namespace listd

@@ -1,0 +1,44 @@
+// imap_service.cpp - the [imap] service: imap::Session over listd's archive (ArchiveView),
+// on the listeners of archive_net. make_imap_service() binds [imap] listen/tls_listen.
+#include "listd/imap_service.hpp"
+
+#include "imap/session.hpp"
+#include "listd/archive_net.hpp"
+#include "listd/archive_view.hpp"
+
+namespace listd {
+namespace {
+
+class ImapAdapter : public ProtocolSession {
+ public:
+  ImapAdapter(const Config& cfg, const SessionFlags& f)
+      : view_(cfg.db_path(), cfg.archive_dir()),
+        session_(view_, imap::SessionOptions{f.tls_available, f.tls_active, f.plaintext_allowed, cfg.hostname, {}}) {}
+  std::string greeting() override { return session_.greeting(); }
+  std::string input(std::string_view b) override { return session_.input(b); }
+  std::string timeout() override { return session_.timeout(); }
+  bool closing() const override { return session_.closing(); }
+  bool want_tls() const override { return session_.want_starttls(); }
+  void tls_started() override { session_.tls_started(); }
+  unsigned delay_ms() override { return session_.delay_ms(); }
+  bool more() const override { return session_.more(); }
+  std::string resume() override { return session_.resume(); }
+  bool idling() const override { return session_.idling(); }
+  std::string poll() override { return session_.poll(); }
+  std::string failure() override { return "* BYE internal error, try again later\r\n"; }
+
+ private:
+  ArchiveView view_;
+  imap::Session session_;
+};
+
+}  // namespace
+
+std::unique_ptr<Service> make_imap_service(ServiceContext& ctx) {
+  const Config& cfg = ctx.cfg;
+  NetServiceOptions o{"imap", &cfg.imap,
+                      [&cfg](const SessionFlags& f) { return std::make_unique<ImapAdapter>(cfg, f); }};
+  return make_net_service(ctx, std::move(o));
+}
+
+}  // namespace listd

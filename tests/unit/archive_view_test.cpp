@@ -1,0 +1,183 @@
+// archive_view_test.cpp - listd::ArchiveView on a real SQLite database and Maildir: who may
+// read which list, local-part logins, the merged INBOX and its UIDVALIDITY, FTS5 search
+// (subjects decoded from RFC 2047, bodies from MIME parts), \Seen and POP3 deletions per
+// person, anonymous access to public lists, and the backfill of older posts.
+#include <gtest/gtest.h>
+
+#include "listd/archive.hpp"
+#include "listd/archive_search.hpp"
+#include "listd/archive_view.hpp"
+#include "listd/db.hpp"
+#include "listd/password.hpp"
+#include "listd/store.hpp"
+#include "test_util.hpp"
+
+using namespace listd;
+
+namespace {
+
+struct Fixture {
+  test::TempDir dir;
+  std::filesystem::path db_path = dir.path() / "listd.db";
+  std::filesystem::path archive = dir.path() / "archive";
+  std::unique_ptr<SQLite::Database> db = db_open(db_path, true);
+  Store store{*db};
+  ListRow a = store.create_list("mi_lista", "lists.mired.org", "ana@mired.org");
+  ListRow b = store.create_list("otra", "lists.mired.org", "carla@mired.org");
+  int n = 0;
+
+  Fixture() {
+    store.add_members(a, {"bob@mired.org"});
+    store.set_password_hash(*store.find_person("ana@mired.org"), hash_password("pw-ana"));
+    store.set_password_hash(*store.find_person("bob@mired.org"), hash_password("pw-bob"));
+  }
+  void post(const ListRow& l, const std::string& raw, bool with_access = true) {
+    std::string id = "spool" + std::to_string(++n);
+    auto rel = archive_write(archive, l, id, 1770000000 + n, "host", raw);
+    auto info = message_info(raw);
+    archive_index(*db, l, id, rel, info, 1770000000 + n, with_access ? std::string_view(raw) : std::string_view());
+  }
+  std::unique_ptr<ArchiveView> view(const std::string& user, const std::string& pw) {
+    auto v = std::make_unique<ArchiveView>(db_path, archive);
+    EXPECT_TRUE(v->login(user, pw)) << user;
+    return v;
+  }
+};
+
+std::vector<std::int64_t> keys(const std::vector<imap::MessageMeta>& m) {
+  std::vector<std::int64_t> k;
+  for (auto& x : m) k.push_back(x.key);
+  return k;
+}
+
+}  // namespace
+
+TEST(ArchiveView, LoginsAndMailboxes) {
+  Fixture f;
+  ArchiveView v(f.db_path, f.archive);
+  EXPECT_FALSE(v.login("ana", "wrong"));
+  EXPECT_FALSE(v.login("nobody@mired.org", "pw"));
+  EXPECT_TRUE(v.login("ANA", "pw-ana"));
+  EXPECT_EQ(v.mailboxes(), (std::vector<std::string>{"INBOX", "mi_lista@lists.mired.org"}));
+  EXPECT_TRUE(v.login("bob@mired.org", "pw-bob"));
+  EXPECT_EQ(v.mailboxes(), (std::vector<std::string>{"INBOX", "mi_lista@lists.mired.org"}));
+  // A second "ana" makes the local part ambiguous: the full address is then needed.
+  f.store.set_password_hash(f.store.ensure_person("ana@otro.org"), hash_password("pw-ana"));
+  EXPECT_FALSE(v.login("ana", "pw-ana"));
+  EXPECT_TRUE(v.login("ana@mired.org", "pw-ana"));
+}
+
+TEST(ArchiveView, MergedInboxUidsAndValidity) {
+  Fixture f;
+  f.post(f.a, "Subject: uno\n\nuno\n");
+  f.post(f.b, "Subject: dos\n\ndos\n");
+  f.post(f.a, "Subject: tres\n\ntres\n");
+  auto ana = f.view("ana", "pw-ana");
+  std::uint32_t v1 = 0, v2 = 0, lv = 0;
+  std::vector<imap::MessageMeta> inbox, list;
+  ASSERT_TRUE(ana->open("INBOX", v1, inbox));
+  ASSERT_EQ(inbox.size(), 2u);
+  EXPECT_LT(inbox[0].uid, inbox[1].uid);
+  ASSERT_TRUE(ana->open("mi_lista@lists.mired.org", lv, list));
+  EXPECT_EQ(lv, static_cast<std::uint32_t>(f.a.uidvalidity));
+  EXPECT_EQ(list[0].uid, 1u);
+  EXPECT_EQ(list[1].uid, 2u);  // the list's own UIDs
+  EXPECT_FALSE(ana->open("otra@lists.mired.org", lv, list));
+  ASSERT_TRUE(ana->open("INBOX", v2, inbox));
+  EXPECT_EQ(v1, v2);  // stable while the set of lists is the same
+  f.store.add_members(f.b, {"ana@mired.org"});
+  auto again = f.view("ana", "pw-ana");
+  ASSERT_TRUE(again->open("INBOX", v2, inbox));
+  EXPECT_GT(v2, v1);  // a list joined: older posts appear, so UIDVALIDITY must change
+  EXPECT_EQ(inbox.size(), 3u);
+  f.post(f.b, "Subject: cuatro\n\ncuatro\n");
+  auto more = again->newer("INBOX", inbox.back().uid);
+  ASSERT_EQ(more.size(), 1u);
+  EXPECT_GT(more[0].uid, inbox.back().uid);
+  auto raw = again->message(more[0].key);
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(*raw, "Subject: cuatro\r\n\r\ncuatro\r\n");
+  EXPECT_EQ(more[0].size, raw->size());
+}
+
+TEST(ArchiveView, SearchUsesTheFullTextIndex) {
+  Fixture f;
+  f.post(f.a, "From: Ana <ana@mired.org>\nTo: mi_lista@lists.mired.org\nSubject: =?UTF-8?Q?ma=C3=B1ana?=\n\nnada\n");
+  f.post(f.a,
+         "From: bob@mired.org\nSubject: adjunto\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+         "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9 "
+         "con leche\n--b\nContent-Type: application/octet-stream\n\nsecretword\n--b--\n");
+  auto ana = f.view("ana", "pw-ana");
+  std::uint32_t v;
+  std::vector<imap::MessageMeta> m;
+  ana->open("INBOX", v, m);
+  using F = imap::SearchField;
+  EXPECT_EQ(ana->search("INBOX", F::subject, "", "ADJUNTO"), std::vector<std::int64_t>{m[1].key});
+  EXPECT_EQ(ana->search("INBOX", F::subject, "", "mañana"), std::vector<std::int64_t>{m[0].key});
+  EXPECT_EQ(ana->search("INBOX", F::body, "", "café"), std::vector<std::int64_t>{m[1].key});
+  EXPECT_TRUE(ana->search("INBOX", F::text, "", "secretword").empty());  // attachments are not text
+  EXPECT_EQ(ana->search("INBOX", F::from, "", "bob"), std::vector<std::int64_t>{m[1].key});
+  EXPECT_EQ(ana->search("INBOX", F::to, "", "mi_lista@"), std::vector<std::int64_t>{m[0].key});
+  EXPECT_EQ(ana->search("INBOX", F::text, "", "ña").size(), 1u);               // short: scanned, still found
+  EXPECT_EQ(ana->search("INBOX", F::text, "", "\"quoted\" OR x").size(), 0u);  // FTS syntax is escaped
+  EXPECT_EQ(ana->search("INBOX", F::header, "content-type", "MULTIPART").size(), 1u);
+  EXPECT_EQ(ana->search("INBOX", F::text, "", "").size(), 2u);
+}
+
+TEST(ArchiveView, SeenAndPop3DeletionsArePerPerson) {
+  Fixture f;
+  f.post(f.a, "Subject: uno\n\nuno\n");
+  f.post(f.a, "Subject: dos\n\ndos\n");
+  auto ana = f.view("ana", "pw-ana");
+  std::uint32_t v;
+  std::vector<imap::MessageMeta> m;
+  ana->open("INBOX", v, m);
+  ana->set_seen({m[0].key}, true);
+  auto ana2 = f.view("ana@mired.org", "pw-ana");
+  ana2->open("INBOX", v, m);
+  EXPECT_TRUE(m[0].seen);
+  EXPECT_FALSE(m[1].seen);
+  auto bob = f.view("bob", "pw-bob");
+  bob->open("INBOX", v, m);
+  EXPECT_FALSE(m[0].seen);
+  auto drop = bob->list();
+  ASSERT_EQ(drop.size(), 2u);
+  bob->remove({drop[0].key});
+  EXPECT_EQ(f.view("bob", "pw-bob")->list().size(), 1u);
+  EXPECT_EQ(f.view("ana", "pw-ana")->list().size(), 2u);
+  // The archive keeps the post: IMAP still shows it to bob.
+  f.view("bob", "pw-bob")->open("INBOX", v, m);
+  EXPECT_EQ(m.size(), 2u);
+}
+
+TEST(ArchiveView, AnonymousReadsPublicListsOnly) {
+  Fixture f;
+  f.post(f.a, "Subject: uno\n\nuno\n");
+  f.b.settings.archive_public = false;
+  f.store.save_settings(f.b);
+  auto anon = f.view("anonymous", "guest@example.org");
+  EXPECT_EQ(anon->mailboxes(), (std::vector<std::string>{"INBOX", "mi_lista@lists.mired.org"}));
+  std::uint32_t v;
+  std::vector<imap::MessageMeta> m;
+  anon->open("INBOX", v, m);
+  ASSERT_EQ(m.size(), 1u);
+  anon->set_seen({m[0].key}, true);  // kept for the session only
+  anon->open("INBOX", v, m);
+  EXPECT_TRUE(m[0].seen);
+  EXPECT_TRUE(f.view("anonymous", "x")->list().size() == 1u);
+}
+
+TEST(ArchiveView, BackfillIndexesOlderPosts) {
+  Fixture f;
+  f.post(f.a, "Subject: viejo\n\nantiguo\n", false);
+  auto ana = f.view("ana", "pw-ana");
+  std::uint32_t v;
+  std::vector<imap::MessageMeta> m;
+  ana->open("INBOX", v, m);
+  EXPECT_TRUE(m.empty());
+  EXPECT_EQ(archive_backfill(*f.db, f.archive), 1u);
+  EXPECT_EQ(archive_backfill(*f.db, f.archive), 0u);
+  ana->open("INBOX", v, m);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(ana->search("INBOX", imap::SearchField::body, "", "antiguo"), keys(m));
+}

@@ -33,6 +33,7 @@
 #include "listd/pipeline.hpp"
 #include "listd/service.hpp"
 #include "listd/templates.hpp"
+#include "web-admin/server.hpp"
 
 namespace asio = boost::asio;
 using namespace listd;
@@ -83,6 +84,7 @@ class Daemon {
     ctx_ = std::make_unique<ServiceContext>(ctx);
     // One line per service (SMTP, LMTP, IMAP, POP3, HTTP), e.g.
     //   services_.push_back(make_smtp_service(*ctx_));
+    services_.push_back(make_http_service(*ctx_));
   }
 
   int run() {

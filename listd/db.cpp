@@ -243,6 +243,26 @@ CREATE TABLE imap_inbox (
 );
 CREATE INDEX archive_list_id ON archive(list_id, id);
 )SQL",
+    // 5: web admin: sessions (SHA-256 of the cookie), REST API tokens (SHA-256), failed logins.
+    R"SQL(
+CREATE TABLE web_sessions (
+  id_hash TEXT PRIMARY KEY,
+  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  csrf TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  expires INTEGER NOT NULL
+);
+CREATE TABLE api_tokens (
+  token_hash TEXT PRIMARY KEY,
+  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  created INTEGER NOT NULL
+);
+CREATE TABLE login_failures (
+  key TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX login_failures_key ON login_failures(key, at);
+)SQL",
 };
 
 }  // namespace

@@ -33,6 +33,7 @@
 #include "listd/subscription.hpp"
 #include "listd/templates.hpp"
 #include "smtp/address.hpp"
+#include "web-admin/auth.hpp"
 
 using namespace listd;
 
@@ -301,6 +302,12 @@ int run_listctl(int argc, char** argv) {
   auto* held = app.add_subcommand("held", "show held posts of a list");
   held->add_option("LIST@HOST", h_addr)->required();
 
+  std::string t_email;
+  auto* token = app.add_subcommand("token", "REST API bearer tokens");
+  auto* token_create = token->add_subcommand("create", "print a new bearer token for EMAIL (only its hash is kept)");
+  token->require_subcommand(1);
+  token_create->add_option("EMAIL", t_email)->required();
+
   std::string s_addr, s_key, s_value;
   auto* settings = app.add_subcommand("settings", "show or change a list's settings");
   settings->add_option("LIST@HOST", s_addr)->required();
@@ -481,6 +488,16 @@ int run_listctl(int argc, char** argv) {
     auto id = store.ensure_person(pw_email);
     store.set_password_hash(id, hash_password(pw));
     std::cout << "password set for " << *smtp::normalize_address(pw_email) << "\n";
+    return EX_OK_;
+  }
+
+  if (*token_create) {
+    auto db = open_db(cfg);
+    Store store(*db);
+    auto id = store.find_person(t_email);
+    if (!id)
+      throw Failure{EX_DATAERR_, "no person with address '" + t_email + "' (add them to a list or as admin first)"};
+    std::cout << web::Auth(*db).create_api_token(*id) << "\n";
     return EX_OK_;
   }
 

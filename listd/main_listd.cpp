@@ -35,6 +35,7 @@
 #include "listd/pipeline.hpp"
 #include "listd/service.hpp"
 #include "listd/templates.hpp"
+#include "web-admin/server.hpp"
 
 namespace asio = boost::asio;
 using namespace listd;
@@ -90,6 +91,7 @@ class Daemon {
     services_.push_back(make_lmtp_service(*ctx_));
     services_.push_back(make_imap_service(*ctx_));
     services_.push_back(make_pop3_service(*ctx_));
+    services_.push_back(make_http_service(*ctx_));
   }
 
   int run() {

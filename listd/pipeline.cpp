@@ -277,6 +277,9 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
   }
   for (auto& c : candidates) facts.sender_banned = facts.sender_banned || store.is_banned(list, c);
   Decision d = evaluate_post(facts);
+  // A post a moderator approved (listd/moderation.cpp re-spools it with via "approved"): the
+  // hold is lifted; bans and rejections still apply.
+  if (e.env.via == "approved" && d.verdict == Verdict::hold) d = Decision{};
 
   std::optional<std::string> decorated;
   if (d.verdict == Verdict::accept) {

@@ -1,0 +1,1534 @@
+// app.cpp - see app.hpp. Routes are declared in Impl::Impl(); handlers follow, grouped:
+// public pages, login, archive, admin pages, REST API, metrics.
+#include "web-admin/app.hpp"
+
+#include <SQLiteCpp/Statement.h>
+
+#include <kainjow/mustache.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "listd/db.hpp"
+#include "listd/delivery.hpp"
+#include "listd/fsutil.hpp"
+#include "listd/log.hpp"
+#include "listd/message.hpp"
+#include "listd/moderation.hpp"
+#include "listd/store.hpp"
+#include "listd/subscription.hpp"
+#include "smtp/address.hpp"
+#include "web-admin/archive_view.hpp"
+#include "web-admin/auth.hpp"
+#include "web-admin/router.hpp"
+
+namespace listd::web {
+
+namespace mu = kainjow::mustache;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kSessionCookie = "listd_session";
+constexpr const char* kAnonCsrfCookie = "listd_csrf";
+
+enum class Access { anyone, login, admin, list_mod, list_owner };
+
+struct HttpError {
+  int status;
+  std::string message;
+};
+
+bool is_hex64(const std::string& s) {
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::int64_t to_int(const std::string& s, std::int64_t dflt) {
+  if (s.empty() || s.size() > 18) return dflt;
+  std::int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return dflt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// Splits pasted text (one address per line, or separated by commas/spaces) into addresses.
+std::vector<std::string> split_addresses(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == ',' || c == ';' || c == ' ' || c == '\t') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// Settings shown on the settings page, in groups; every key of settings_to_pairs appears.
+struct SettingField {
+  const char* key;
+  const char* label;
+  const char* kind;  // text | textarea | bool | choice:a,b,c | number
+  const char* group;
+};
+const SettingField kSettingFields[] = {
+    {"description", "Description", "text", "Identity"},
+    {"subject_prefix", "Subject prefix", "text", "Identity"},
+    {"advertised", "Show on the lists page", "bool", "Identity"},
+    {"member_only", "Only members may post", "bool", "Posting and moderation"},
+    {"nonmember_action", "Posts from non-members", "choice:hold,accept,reject,discard", "Posting and moderation"},
+    {"emergency", "Emergency moderation (hold every post)", "bool", "Posting and moderation"},
+    {"administrivia", "Hold posts that look like commands", "bool", "Posting and moderation"},
+    {"max_message_size", "Largest post (KiB, 0 = no limit)", "number", "Posting and moderation"},
+    {"reply_to", "Reply-To", "choice:none,list,address", "Posting and moderation"},
+    {"reply_to_address", "Reply-To address", "text", "Posting and moderation"},
+    {"subscribe_policy", "Subscription policy", "choice:open,confirm,moderate,confirm_then_moderate", "Subscription"},
+    {"unsubscribe_policy", "Unsubscription policy", "choice:open,confirm", "Subscription"},
+    {"archive", "Keep an archive", "bool", "Archive"},
+    {"archive_public", "Archive is public", "bool", "Archive"},
+    {"footer", "Footer template (mustache; empty = built-in)", "textarea", "Decoration"},
+};
+
+struct ThreadItem {
+  std::int64_t uid = 0, date = 0;
+  std::string subject, from, msgid, parent;
+  int depth = 0;
+};
+
+}  // namespace
+
+struct Ctx {
+  const Request& req;
+  Params params;
+  SQLite::Database& db;
+  std::optional<Principal> who;
+  Form form;
+  json body_json;
+  bool api = false;
+  std::optional<ListRow> list;
+  std::string role;  // on `list`: admin | owner | moderator | ""
+  std::string anon_csrf;
+  std::vector<std::pair<std::string, std::string>> set_headers;
+};
+
+struct App::Impl {
+  using Fn = Response (Impl::*)(Ctx&);
+  struct RouteDef {
+    Fn fn;
+    Access access;
+    bool csrf_exempt = false;
+  };
+
+  const Config& cfg;
+  const Templates& templates;
+  std::function<void()> wake;
+  std::function<long()> connections;
+  Router<RouteDef> router;
+  std::string secure_attr;
+
+  Impl(const Config& c, const Templates& t, std::function<void()> w) : cfg(c), templates(t), wake(std::move(w)) {
+    auto r = [&](const char* m, const char* p, Fn fn, Access a, bool exempt = false) {
+      router.add(m, p, RouteDef{fn, a, exempt});
+    };
+    // Public pages.
+    r("GET", "/", &Impl::index, Access::anyone);
+    r("GET", "/static/{file}", &Impl::static_file, Access::anyone);
+    r("GET", "/login", &Impl::login_form, Access::anyone);
+    r("POST", "/login", &Impl::login_post, Access::anyone);
+    r("POST", "/logout", &Impl::logout, Access::login);
+    r("GET", "/lists/{list}", &Impl::list_page, Access::anyone);
+    r("POST", "/lists/{list}/subscribe", &Impl::subscribe_post, Access::anyone);
+    r("GET", "/lists/{list}/unsubscribe", &Impl::unsubscribe_form, Access::anyone);
+    r("POST", "/lists/{list}/unsubscribe", &Impl::unsubscribe_post, Access::anyone, true);
+    r("GET", "/confirm/{token}", &Impl::confirm_form, Access::anyone);
+    r("POST", "/confirm/{token}", &Impl::confirm_post, Access::anyone);
+    r("GET", "/lists/{list}/archive", &Impl::archive_index, Access::anyone);
+    r("GET", "/lists/{list}/archive/search", &Impl::archive_search, Access::anyone);
+    r("GET", "/lists/{list}/archive/{month}", &Impl::archive_month, Access::anyone);
+    r("GET", "/lists/{list}/archive/msg/{uid}", &Impl::archive_message, Access::anyone);
+    r("GET", "/lists/{list}/archive/msg/{uid}/att/{n}", &Impl::archive_attachment, Access::anyone);
+    r("GET", "/metrics", &Impl::metrics, Access::anyone);
+    // Admin pages.
+    r("GET", "/admin", &Impl::admin_home, Access::login);
+    r("POST", "/admin/lists", &Impl::admin_create_list, Access::admin);
+    r("POST", "/admin/admins", &Impl::admin_add_admin, Access::admin);
+    r("GET", "/admin/lists/{list}", &Impl::admin_list, Access::list_mod);
+    r("POST", "/admin/lists/{list}/delete", &Impl::admin_delete_list, Access::admin);
+    r("GET", "/admin/lists/{list}/settings", &Impl::admin_settings, Access::list_owner);
+    r("POST", "/admin/lists/{list}/settings", &Impl::admin_settings_post, Access::list_owner);
+    r("GET", "/admin/lists/{list}/members", &Impl::admin_members, Access::list_owner);
+    r("POST", "/admin/lists/{list}/members", &Impl::admin_members_post, Access::list_owner);
+    r("GET", "/admin/lists/{list}/held", &Impl::admin_held, Access::list_mod);
+    r("POST", "/admin/lists/{list}/held", &Impl::admin_held_post, Access::list_mod);
+    r("GET", "/admin/lists/{list}/held/{id}", &Impl::admin_held_view, Access::list_mod);
+    r("GET", "/admin/lists/{list}/pending", &Impl::admin_pending, Access::list_mod);
+    r("POST", "/admin/lists/{list}/pending", &Impl::admin_pending_post, Access::list_mod);
+    r("GET", "/admin/lists/{list}/jobs", &Impl::admin_jobs, Access::list_owner);
+    // REST API.
+    r("GET", "/api/v1/lists", &Impl::api_lists, Access::login);
+    r("POST", "/api/v1/lists", &Impl::api_create_list, Access::admin);
+    r("GET", "/api/v1/lists/{list}", &Impl::api_list, Access::list_mod);
+    r("DELETE", "/api/v1/lists/{list}", &Impl::api_delete_list, Access::admin);
+    r("GET", "/api/v1/lists/{list}/members", &Impl::api_members, Access::list_owner);
+    r("POST", "/api/v1/lists/{list}/members", &Impl::api_add_members, Access::list_owner);
+    r("DELETE", "/api/v1/lists/{list}/members/{email}", &Impl::api_remove_member, Access::list_owner);
+    r("GET", "/api/v1/lists/{list}/settings", &Impl::api_settings, Access::list_owner);
+    r("PATCH", "/api/v1/lists/{list}/settings", &Impl::api_settings_patch, Access::list_owner);
+    r("GET", "/api/v1/lists/{list}/held", &Impl::api_held, Access::list_mod);
+    r("GET", "/api/v1/lists/{list}/held/{id}", &Impl::api_held_one, Access::list_mod);
+    r("POST", "/api/v1/lists/{list}/held/{id}", &Impl::api_held_action, Access::list_mod);
+    r("GET", "/api/v1/lists/{list}/pending", &Impl::api_pending, Access::list_mod);
+    r("POST", "/api/v1/lists/{list}/pending/{id}", &Impl::api_pending_action, Access::list_mod);
+    r("GET", "/api/v1/jobs", &Impl::api_jobs, Access::login);
+    secure_attr = "";
+  }
+
+  // --- infrastructure ---------------------------------------------------------------------
+
+  SQLite::Database& db() {
+    thread_local std::map<std::string, std::unique_ptr<SQLite::Database>> conns;
+    auto& c = conns[cfg.db_path().string()];
+    if (!c) c = db_open(cfg.db_path());
+    return *c;
+  }
+
+  std::string render_raw(const std::string& name, const mu::data& d) {
+    thread_local std::map<std::string, std::pair<std::string, std::unique_ptr<mu::mustache>>> cache;
+    std::string src = templates.source("web/" + name);
+    auto& slot = cache[name];
+    if (!slot.second || slot.first != src) {
+      slot.first = src;
+      slot.second = std::make_unique<mu::mustache>(src);
+    }
+    if (!slot.second->is_valid())
+      throw std::runtime_error("template web/" + name + ": " + slot.second->error_message());
+    return slot.second->render(d);
+  }
+
+  std::string csrf_token(Ctx& c) {
+    if (c.who && c.who->via == "session") return c.who->csrf;
+    if (c.anon_csrf.empty()) {
+      c.anon_csrf = random_hex(32);
+      c.set_headers.emplace_back("Set-Cookie", std::string(kAnonCsrfCookie) + "=" + c.anon_csrf +
+                                                   "; Path=/; HttpOnly; SameSite=Strict" + secure(c));
+    }
+    return c.anon_csrf;
+  }
+
+  std::string secure(const Ctx& c) const { return c.req.tls ? "; Secure" : ""; }
+
+  Response page(Ctx& c, int status, const std::string& title, const std::string& tmpl, mu::data d) {
+    std::string csrf = csrf_token(c);
+    d.set("csrf", csrf);
+    d.set("base_url", cfg.base_url);
+    if (c.who) {
+      d.set("user", c.who->email);
+      d.set("is_admin", c.who->is_admin);
+    }
+    if (c.list) {
+      d.set("list", c.list->address());
+      d.set("list_enc", percent_encode(c.list->address()));
+      d.set("can_own", c.role == "owner" || c.role == "admin");
+      d.set("can_mod", !c.role.empty());
+    }
+    std::string content = render_raw(tmpl + ".html", d);
+    mu::data layout;
+    layout.set("title", title);
+    layout.set("content", content);  // rendered above with escaping: our own HTML
+    layout.set("csrf", csrf);
+    if (c.who) layout.set("user", c.who->email);
+    Response res;
+    res.status = status;
+    res.body = render_raw("layout.html", layout);
+    return res;
+  }
+
+  Response message_page(Ctx& c, int status, const std::string& title, const std::string& text,
+                        const std::string& link = "", const std::string& link_text = "") {
+    mu::data d;
+    d.set("heading", title);
+    d.set("text", text);
+    if (!link.empty()) {
+      d.set("link", link);
+      d.set("link_text", link_text);
+    }
+    d.set("error", status >= 400);
+    return page(c, status, title, "message", d);
+  }
+
+  Response json_response(int status, const json& j) {
+    Response r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    return r;
+  }
+
+  Response error(Ctx& c, int status, const std::string& msg) {
+    if (c.api) return json_response(status, json{{"error", msg}});
+    return message_page(c, status, status_text(status), msg);
+  }
+
+  static Response redirect(const std::string& to) {
+    Response r;
+    r.status = 303;
+    r.set("Location", to);
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "See " + to + "\n";
+    return r;
+  }
+
+  std::string admin_list_url(const ListRow& l) { return "/admin/lists/" + percent_encode(l.address()); }
+
+  // --- dispatch -----------------------------------------------------------------------------
+
+  Response handle(const Request& req) {
+    auto segs = split_path(req.path);
+    auto m = router.match(req.method, segs);
+    SQLite::Database* dbp = nullptr;
+    Ctx c{req, {}, *(dbp = &db()), {}, {}, {}, req.path.rfind("/api/", 0) == 0, {}, {}, {}, {}};
+    Response res;
+    try {
+      if (m.status == 404) {
+        res = error(c, 404, "There is no page at this address.");
+      } else if (m.status == 405) {
+        res = error(c, 405, "This address does not accept " + req.method + ".");
+        res.set("Allow", m.allow);
+      } else {
+        c.params = m.params;
+        res = dispatch(c, *m.handler);
+      }
+    } catch (const HttpError& e) {
+      res = error(c, e.status, e.message);
+    } catch (const StoreError& e) {
+      res = error(c, 422, e.what());
+    } catch (const std::exception& e) {
+      log_event(LogLevel::error, "http-handler-failed", {{"path", req.path}, {"error", e.what()}});
+      res = error(c, 500, "Something went wrong on the server; the error was logged.");
+    }
+    for (auto& h : c.set_headers) res.headers.push_back(h);
+    return res;
+  }
+
+  void authenticate(Ctx& c) {
+    Auth auth(c.db);
+    auto sid = cookie_get(c.req.header("cookie"), kSessionCookie);
+    if (!sid.empty()) c.who = auth.session(sid);
+    c.anon_csrf = cookie_get(c.req.header("cookie"), kAnonCsrfCookie);
+    if (!is_hex64(c.anon_csrf)) c.anon_csrf.clear();
+    if (!c.api) return;
+    std::string authz = c.req.header("authorization");
+    if (authz.rfind("Bearer ", 0) == 0) {
+      c.who = auth.api_token(authz.substr(7));
+      if (!c.who) throw HttpError{401, "invalid bearer token"};
+    } else if (authz.rfind("Basic ", 0) == 0) {
+      if (!c.req.tls && !c.req.loopback) throw HttpError{401, "HTTP Basic is accepted only over TLS or loopback"};
+      std::string decoded = base64_decode(authz.substr(6));
+      auto colon = decoded.find(':');
+      if (colon == std::string::npos) throw HttpError{401, "malformed Basic credentials"};
+      Principal p;
+      auto r = auth.login(decoded.substr(0, colon), decoded.substr(colon + 1), c.req.peer, &p);
+      if (r == LoginResult::throttled) throw HttpError{429, "too many failed logins; try again later"};
+      if (r != LoginResult::ok) throw HttpError{401, "wrong email or password"};
+      p.via = "basic";
+      c.who = p;
+    }
+  }
+
+  static std::string base64_decode(const std::string& in) {
+    std::string out;
+    int val = 0, bits = -8;
+    for (char ch : in) {
+      int d;
+      if (ch >= 'A' && ch <= 'Z')
+        d = ch - 'A';
+      else if (ch >= 'a' && ch <= 'z')
+        d = ch - 'a' + 26;
+      else if (ch >= '0' && ch <= '9')
+        d = ch - '0' + 52;
+      else if (ch == '+')
+        d = 62;
+      else if (ch == '/')
+        d = 63;
+      else
+        break;
+      val = (val << 6) | d;
+      bits += 6;
+      if (bits >= 0) {
+        out.push_back(static_cast<char>((val >> bits) & 0xff));
+        bits -= 8;
+      }
+    }
+    return out;
+  }
+
+  void parse_body(Ctx& c) {
+    std::string ct = c.req.header("content-type");
+    auto semi = ct.find(';');
+    std::string base = ct.substr(0, semi);
+    std::transform(base.begin(), base.end(), base.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (base == "application/json") {
+      try {
+        c.body_json = json::parse(c.req.body.empty() ? std::string("{}") : c.req.body);
+      } catch (const json::exception&) {
+        throw HttpError{400, "the body is not valid JSON"};
+      }
+      if (!c.body_json.is_object()) throw HttpError{400, "the body must be a JSON object"};
+    } else if (base == "application/x-www-form-urlencoded" || (base.empty() && !c.req.body.empty() && !c.api) ||
+               base.empty()) {
+      auto f = parse_form(c.req.body);
+      if (!f) throw HttpError{400, "the form data is malformed"};
+      c.form = std::move(*f);
+    } else if (!c.req.body.empty()) {
+      throw HttpError{415, "unsupported Content-Type " + base};
+    }
+  }
+
+  Response dispatch(Ctx& c, const RouteDef& route) {
+    authenticate(c);
+    bool changing = c.req.method != "GET" && c.req.method != "HEAD";
+    if (changing) parse_body(c);
+    if (route.access != Access::anyone && !c.who) {
+      if (c.api) {
+        Response r = json_response(401, json{{"error", "authentication required"}});
+        r.set("WWW-Authenticate", "Bearer realm=\"listd\"");
+        return r;
+      }
+      return redirect("/login?next=" + percent_encode(c.req.path));
+    }
+    if (changing && !route.csrf_exempt) {
+      if (c.who && c.who->via == "session") {
+        std::string t = form_get(c.form, "csrf");
+        if (t.empty() && c.body_json.is_object() && c.body_json.contains("csrf") && c.body_json["csrf"].is_string())
+          t = c.body_json["csrf"].get<std::string>();
+        if (t.empty()) t = c.req.header("x-csrf-token");
+        if (!constant_time_equal(t, c.who->csrf)) throw HttpError{403, "missing or wrong CSRF token; reload the page"};
+      } else if (!c.who) {
+        if (c.anon_csrf.empty() || !constant_time_equal(form_get(c.form, "csrf"), c.anon_csrf))
+          throw HttpError{403, "missing or wrong CSRF token; reload the page"};
+      }
+    }
+    if (route.access == Access::admin && !c.who->is_admin) throw HttpError{403, "site administrators only"};
+    if (auto it = c.params.find("list"); it != c.params.end()) {
+      std::optional<ListRow> l;
+      try {
+        auto [name, host] = split_list_address(it->second);
+        l = Store(c.db).find_list(name, host);
+      } catch (const StoreError&) {
+      }
+      if (!l) throw HttpError{404, "no such list"};
+      c.list = std::move(l);
+      if (c.who) c.role = c.who->is_admin ? "admin" : Auth(c.db).list_role(c.who->person_id, c.list->id);
+      if (route.access == Access::list_owner && c.role != "owner" && c.role != "admin")
+        throw HttpError{403, "only the owners of " + c.list->address() + " may do this"};
+      if (route.access == Access::list_mod && c.role.empty())
+        throw HttpError{403, "only the owners and moderators of " + c.list->address() + " may do this"};
+    }
+    return (this->*route.fn)(c);
+  }
+
+  // --- public pages -------------------------------------------------------------------------
+
+  Response index(Ctx& c) {
+    Store store(c.db);
+    mu::list lists;
+    for (auto& l : store.all_lists()) {
+      if (!l.settings.advertised) continue;
+      mu::object o{{"address", l.address()},
+                   {"enc", percent_encode(l.address())},
+                   {"description", l.settings.description},
+                   {"members", std::to_string(store.count_members(l))}};
+      lists.push_back(o);
+    }
+    mu::data d;
+    d.set("lists", lists);
+    d.set("none", lists.empty());
+    return page(c, 200, "Mailing lists", "index", d);
+  }
+
+  Response static_file(Ctx& c) {
+    const std::string& f = c.params["file"];
+    std::string type;
+    if (f == "style.css")
+      type = "text/css; charset=utf-8";
+    else if (f == "app.js")
+      type = "text/javascript; charset=utf-8";
+    else
+      throw HttpError{404, "no such file"};
+    Response r;
+    r.content_type = type;
+    r.body = templates.source("web/static/" + f);
+    r.set("Cache-Control", "public, max-age=3600");
+    return r;
+  }
+
+  std::int64_t count(SQLite::Database& db, const std::string& sql, std::int64_t id) {
+    SQLite::Statement q(db, sql);
+    q.bind(1, id);
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  }
+
+  Response list_page(Ctx& c) {
+    const ListRow& l = *c.list;
+    mu::data d;
+    d.set("description", l.settings.description);
+    d.set("members", std::to_string(Store(c.db).count_members(l)));
+    d.set("posts", std::to_string(count(c.db, "SELECT count(*) FROM archive WHERE list_id = ?", l.id)));
+    d.set("archive", l.settings.archive && archive_allowed(c));
+    d.set("post_address", l.address());
+    d.set("policy", l.settings.subscribe_policy);
+    return page(c, 200, l.address(), "list", d);
+  }
+
+  Response subscribe_post(Ctx& c) {
+    Subscriptions subs(cfg, c.db, templates);
+    std::string addr = form_get(c.form, "address");
+    auto r = subs.request_subscribe(*c.list, addr, "web");
+    int status = r.status == SubStatus::invalid_address ? 422 : r.status == SubStatus::rate_limited ? 429 : 200;
+    std::string text;
+    switch (r.status) {
+      case SubStatus::confirmation_sent:
+      case SubStatus::already_member:  // same answer: nobody learns who is subscribed
+        text = "We sent a confirmation message to " + addr +
+               ". Follow the link in it to finish subscribing (if you are not subscribed already).";
+        break;
+      case SubStatus::pending_approval: text = "Your request is waiting for the list owner's approval."; break;
+      case SubStatus::subscribed: text = "You are subscribed to " + c.list->address() + "."; break;
+      case SubStatus::invalid_address: text = "That is not a valid email address."; break;
+      case SubStatus::rate_limited: text = "Too many requests for this address today; try again tomorrow."; break;
+      case SubStatus::banned:
+        text = "This address may not subscribe to this list.";
+        status = 403;
+        break;
+      default: text = r.detail;
+    }
+    return message_page(c, status, "Subscribe to " + c.list->address(), text,
+                        "/lists/" + percent_encode(c.list->address()), "Back to the list");
+  }
+
+  Response unsubscribe_form(Ctx& c) {
+    mu::data d;
+    std::string q_addr;
+    if (auto f = parse_form(c.req.query)) q_addr = form_get(*f, "address");
+    d.set("address", q_addr);
+    return page(c, 200, "Unsubscribe from " + c.list->address(), "unsubscribe", d);
+  }
+
+  // RFC 8058 one-click: works without login or CSRF token (mail clients POST
+  // "List-Unsubscribe=One-Click"). Without a per-recipient token the address comes from the
+  // form (or the query); it starts the confirmed unsubscribe flow, which answers the same
+  // whether or not the address is subscribed.
+  Response unsubscribe_post(Ctx& c) {
+    std::string addr = form_get(c.form, "address");
+    if (addr.empty())
+      if (auto f = parse_form(c.req.query)) addr = form_get(*f, "address");
+    if (addr.empty()) {
+      mu::data d;
+      d.set("address", "");
+      d.set("need_address", true);
+      return page(c, 400, "Unsubscribe from " + c.list->address(), "unsubscribe", d);
+    }
+    Subscriptions subs(cfg, c.db, templates);
+    auto r = subs.request_unsubscribe(*c.list, addr, "web");
+    int status = 200;
+    std::string text;
+    switch (r.status) {
+      case SubStatus::confirmation_sent:
+      case SubStatus::not_member:
+        text = "If " + addr + " is subscribed, a confirmation message is on its way. Follow its link to finish.";
+        break;
+      case SubStatus::unsubscribed: text = addr + " is no longer subscribed to " + c.list->address() + "."; break;
+      case SubStatus::invalid_address:
+        status = 422;
+        text = "That is not a valid email address.";
+        break;
+      case SubStatus::rate_limited:
+        status = 429;
+        text = "Too many requests for this address today.";
+        break;
+      default: text = r.detail;
+    }
+    return message_page(c, status, "Unsubscribe from " + c.list->address(), text);
+  }
+
+  Response confirm_form(Ctx& c) {
+    Subscriptions subs(cfg, c.db, templates);
+    auto info = subs.token_info(c.params["token"]);
+    if (!info) return message_page(c, 404, "Unknown link", "This confirmation link is unknown, used or expired.");
+    mu::data d;
+    d.set("action", info->action);
+    d.set("address", info->address);
+    d.set("token", c.params["token"]);
+    return page(c, 200, "Confirm", "confirm", d);
+  }
+
+  Response confirm_post(Ctx& c) {
+    Subscriptions subs(cfg, c.db, templates);
+    auto r = subs.confirm(c.params["token"]);
+    if (r.status == SubStatus::invalid_token)
+      return message_page(c, 404, "Unknown link", "This confirmation link is unknown, used or expired.");
+    std::string text;
+    switch (r.status) {
+      case SubStatus::subscribed: text = r.address + " is now subscribed."; break;
+      case SubStatus::unsubscribed: text = r.address + " is no longer subscribed."; break;
+      case SubStatus::pending_approval: text = "Confirmed; the list owner will now review the request."; break;
+      default: text = r.detail;
+    }
+    return message_page(c, 200, "Confirmed", text);
+  }
+
+  Response login_form(Ctx& c) {
+    mu::data d;
+    std::string next;
+    if (auto f = parse_form(c.req.query)) next = form_get(*f, "next");
+    d.set("next", safe_next(next));
+    return page(c, 200, "Log in", "login", d);
+  }
+
+  static std::string safe_next(const std::string& n) {
+    // Only local paths: no scheme, no "//host" (open redirect).
+    if (n.empty() || n[0] != '/' || (n.size() > 1 && (n[1] == '/' || n[1] == '\\'))) return "/admin";
+    for (char ch : n)
+      if (static_cast<unsigned char>(ch) < 0x20) return "/admin";
+    return n;
+  }
+
+  Response login_post(Ctx& c) {
+    Auth auth(c.db);
+    Principal p;
+    auto r = auth.login(form_get(c.form, "email"), form_get(c.form, "password"), c.req.peer, &p);
+    if (r != LoginResult::ok) {
+      mu::data d;
+      d.set("next", safe_next(form_get(c.form, "next")));
+      d.set("email", form_get(c.form, "email"));
+      d.set("failed", r == LoginResult::bad_credentials ? "Wrong email or password."
+                                                        : "Too many failed attempts; wait 15 minutes.");
+      return page(c, r == LoginResult::throttled ? 429 : 401, "Log in", "login", d);
+    }
+    std::string sid = auth.create_session(p.person_id);
+    log_event(LogLevel::info, "web-login", {{"person", p.email}, {"ip", c.req.peer}});
+    Response res = redirect(safe_next(form_get(c.form, "next")));
+    res.set("Set-Cookie", std::string(kSessionCookie) + "=" + sid + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                              std::to_string(kSessionTtl) + secure(c));
+    return res;
+  }
+
+  Response logout(Ctx& c) {
+    Auth(c.db).end_session(cookie_get(c.req.header("cookie"), kSessionCookie));
+    Response res = redirect("/");
+    res.set("Set-Cookie", std::string(kSessionCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + secure(c));
+    return res;
+  }
+
+  // --- archive ------------------------------------------------------------------------------
+
+  bool archive_allowed(Ctx& c) {
+    if (c.list->settings.archive_public) return true;
+    if (!c.who) return false;
+    if (c.who->is_admin || !c.role.empty()) return true;
+    return Store(c.db).membership(*c.list, c.who->email).has_value();
+  }
+
+  void require_archive(Ctx& c) {
+    if (!archive_allowed(c))
+      throw HttpError{c.who ? 403 : 401, "the archive of " + c.list->address() + " is for members only; log in"};
+  }
+
+  Response archive_index(Ctx& c) {
+    require_archive(c);
+    SQLite::Statement q(c.db,
+                        "SELECT strftime('%Y-%m', date, 'unixepoch') AS m, count(*) FROM archive WHERE list_id = ? "
+                        "GROUP BY m ORDER BY m DESC");
+    q.bind(1, c.list->id);
+    mu::list months;
+    while (q.executeStep())
+      months.push_back(mu::object{{"month", q.getColumn(0).getString()}, {"count", q.getColumn(1).getString()}});
+    mu::data d;
+    d.set("months", months);
+    d.set("none", months.empty());
+    return page(c, 200, "Archive of " + c.list->address(), "archive_index", d);
+  }
+
+  static bool parse_month(const std::string& m, std::int64_t* from, std::int64_t* to) {
+    if (m.size() != 7 || m[4] != '-') return false;
+    for (int i : {0, 1, 2, 3, 5, 6})
+      if (m[i] < '0' || m[i] > '9') return false;
+    int y = std::stoi(m.substr(0, 4)), mo = std::stoi(m.substr(5, 2));
+    if (mo < 1 || mo > 12 || y < 1970) return false;
+    auto days_from_civil = [](int yy, int mm) {  // 1st of the month, days since 1970-01-01
+      yy -= mm <= 2;
+      int era = yy / 400;
+      int yoe = yy - era * 400;
+      int doy = (153 * (mm + (mm > 2 ? -3 : 9)) + 2) / 5;
+      int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+      return static_cast<std::int64_t>(era) * 146097 + doe - 719468;
+    };
+    *from = days_from_civil(y, mo) * 86400;
+    *to = (mo == 12 ? days_from_civil(y + 1, 1) : days_from_civil(y, mo + 1)) * 86400;
+    return true;
+  }
+
+  Response archive_month(Ctx& c) {
+    require_archive(c);
+    std::int64_t from = 0, to = 0;
+    const std::string& month = c.params["month"];
+    if (!parse_month(month, &from, &to)) throw HttpError{404, "no such month (use YYYY-MM)"};
+    bool by_date = false;
+    if (auto f = parse_form(c.req.query)) by_date = form_get(*f, "sort") == "date";
+    SQLite::Statement q(c.db,
+                        "SELECT uid, date, subject, from_name, from_addr, message_id, in_reply_to FROM archive "
+                        "WHERE list_id = ? AND date >= ? AND date < ? ORDER BY date, uid");
+    q.bind(1, c.list->id);
+    q.bind(2, from);
+    q.bind(3, to);
+    std::vector<ThreadItem> items;
+    while (q.executeStep()) {
+      ThreadItem t;
+      t.uid = q.getColumn(0).getInt64();
+      t.date = q.getColumn(1).getInt64();
+      t.subject = q.getColumn(2).getString();
+      t.from = q.getColumn(3).getString();
+      if (t.from.empty()) t.from = q.getColumn(4).getString();
+      t.msgid = q.getColumn(5).getString();
+      t.parent = q.getColumn(6).getString();
+      items.push_back(std::move(t));
+    }
+    std::vector<const ThreadItem*> order;
+    std::map<const ThreadItem*, int> depth;
+    if (by_date) {
+      for (auto& t : items) order.push_back(&t);
+    } else {
+      // Threads: a message whose In-Reply-To is in this month hangs under it; others are roots.
+      std::map<std::string, const ThreadItem*> by_id;
+      for (auto& t : items)
+        if (!t.msgid.empty()) by_id.emplace(t.msgid, &t);
+      std::map<const ThreadItem*, std::vector<const ThreadItem*>> kids;
+      std::vector<const ThreadItem*> roots;
+      for (auto& t : items) {
+        auto it = t.parent.empty() ? by_id.end() : by_id.find(t.parent);
+        if (it != by_id.end() && it->second != &t)
+          kids[it->second].push_back(&t);
+        else
+          roots.push_back(&t);
+      }
+      std::set<const ThreadItem*> seen;
+      std::function<void(const ThreadItem*, int)> walk = [&](const ThreadItem* t, int dpt) {
+        if (!seen.insert(t).second) return;
+        order.push_back(t);
+        depth[t] = std::min(dpt, 8);
+        for (auto* k : kids[t]) walk(k, dpt + 1);
+      };
+      for (auto* r : roots) walk(r, 0);
+    }
+    mu::list rows;
+    std::string enc = percent_encode(c.list->address());
+    for (auto* t : order) {
+      mu::object o{{"uid", std::to_string(t->uid)},
+                   {"subject", t->subject.empty() ? "(no subject)" : t->subject},
+                   {"from", t->from},
+                   {"date", format_date(t->date)},
+                   {"depth", std::to_string(depth[t])}};
+      rows.push_back(o);
+    }
+    mu::data d;
+    d.set("month", month);
+    d.set("rows", rows);
+    d.set("count", std::to_string(items.size()));
+    d.set("by_date", by_date);
+    d.set("none", rows.empty());
+    return page(c, 200, month + " - " + c.list->address(), "archive_month", d);
+  }
+
+  struct ArchRow {
+    std::int64_t uid = 0, date = 0;
+    std::string subject, from_name, from_addr, path;
+  };
+
+  ArchRow load_archived(Ctx& c) {
+    std::int64_t uid = to_int(c.params["uid"], -1);
+    if (uid < 0) throw HttpError{404, "no such message"};
+    SQLite::Statement q(c.db,
+                        "SELECT uid, date, subject, from_name, from_addr, path FROM archive WHERE list_id = ? AND "
+                        "uid = ?");
+    q.bind(1, c.list->id);
+    q.bind(2, uid);
+    if (!q.executeStep()) throw HttpError{404, "no such message"};
+    return {q.getColumn(0).getInt64(),  q.getColumn(1).getInt64(),  q.getColumn(2).getString(),
+            q.getColumn(3).getString(), q.getColumn(4).getString(), q.getColumn(5).getString()};
+  }
+
+  Response archive_message(Ctx& c) {
+    require_archive(c);
+    auto a = load_archived(c);
+    auto view = render_message(archived_bytes_for(c, a));
+    mu::data d;
+    d.set("uid", std::to_string(a.uid));
+    d.set("subject", a.subject.empty() ? "(no subject)" : a.subject);
+    d.set("from", a.from_name.empty() ? a.from_addr : a.from_name + " <" + a.from_addr + ">");
+    d.set("date", format_date(a.date));
+    d.set("month", month_key(a.date));
+    d.set("body", view.text);
+    mu::list atts;
+    for (std::size_t i = 0; i < view.attachments.size(); ++i)
+      atts.push_back(mu::object{{"n", std::to_string(i)},
+                                {"name", view.attachments[i].filename},
+                                {"type", view.attachments[i].content_type},
+                                {"size", std::to_string(view.attachments[i].size)}});
+    d.set("attachments", atts);
+    d.set("has_attachments", !atts.empty());
+    return page(c, 200, a.subject, "archive_message", d);
+  }
+
+  // The index path is "NAME@HOST/cur/FILE"; only its file name is trusted, inside this list's
+  // own Maildir (no traversal even with a hand-edited index).
+  std::string archived_bytes_for(Ctx& c, const ArchRow& a) {
+    auto file = std::filesystem::path(a.path).filename();
+    return read_file(cfg.archive_dir() / c.list->address() / "cur" / file);
+  }
+
+  Response archive_attachment(Ctx& c) {
+    require_archive(c);
+    auto a = load_archived(c);
+    std::int64_t n = to_int(c.params["n"], -1);
+    auto view = render_message(archived_bytes_for(c, a), true);
+    if (n < 0 || static_cast<std::size_t>(n) >= view.attachments.size()) throw HttpError{404, "no such attachment"};
+    auto& att = view.attachments[static_cast<std::size_t>(n)];
+    Response r;
+    r.content_type = "application/octet-stream";
+    r.body = att.data;
+    r.set("Content-Disposition", "attachment; filename=\"" + safe_filename(att.filename) + "\"");
+    return r;
+  }
+
+  static std::string safe_filename(const std::string& name) {
+    std::string out;
+    for (unsigned char ch : name)
+      out.push_back((std::isalnum(ch) || ch == '.' || ch == '-' || ch == '_') ? static_cast<char>(ch) : '_');
+    while (!out.empty() && out.front() == '.') out.erase(out.begin());
+    if (out.empty()) out = "attachment.bin";
+    if (out.size() > 100) out.resize(100);
+    return out;
+  }
+
+  Response archive_search(Ctx& c) {
+    require_archive(c);
+    std::string term;
+    if (auto f = parse_form(c.req.query)) term = form_get(*f, "q");
+    mu::list rows;
+    if (!term.empty()) {
+      std::string like = "%";
+      for (char ch : term) {
+        if (ch == '%' || ch == '_' || ch == '\\') like.push_back('\\');
+        like.push_back(ch);
+      }
+      like += "%";
+      SQLite::Statement q(c.db,
+                          "SELECT uid, date, subject, from_name, from_addr FROM archive WHERE list_id = ? AND "
+                          "(subject LIKE ?2 ESCAPE '\\' OR from_name LIKE ?2 ESCAPE '\\' OR from_addr LIKE ?2 ESCAPE "
+                          "'\\') ORDER BY date DESC LIMIT ?3");
+      q.bind(1, c.list->id);
+      q.bind(2, like);
+      q.bind(3, static_cast<std::int64_t>(kSearchResults));
+      while (q.executeStep()) {
+        std::string from = q.getColumn(3).getString();
+        if (from.empty()) from = q.getColumn(4).getString();
+        rows.push_back(mu::object{{"uid", q.getColumn(0).getString()},
+                                  {"date", format_date(q.getColumn(1).getInt64())},
+                                  {"subject", q.getColumn(2).getString()},
+                                  {"from", from}});
+      }
+    }
+    mu::data d;
+    d.set("q", term);
+    d.set("searched", !term.empty());
+    d.set("rows", rows);
+    d.set("none", rows.empty());
+    return page(c, 200, "Search " + c.list->address(), "archive_search", d);
+  }
+
+  // --- admin pages --------------------------------------------------------------------------
+
+  std::vector<ListRow> visible_lists(Ctx& c) {
+    Store store(c.db);
+    auto all = store.all_lists();
+    if (c.who->is_admin) return all;
+    std::vector<ListRow> out;
+    Auth auth(c.db);
+    for (auto& l : all)
+      if (!auth.list_role(c.who->person_id, l.id).empty()) out.push_back(l);
+    return out;
+  }
+
+  Response admin_home(Ctx& c) {
+    Store store(c.db);
+    Auth auth(c.db);
+    mu::list lists;
+    for (auto& l : visible_lists(c)) {
+      std::string role = c.who->is_admin ? "site admin" : auth.list_role(c.who->person_id, l.id);
+      lists.push_back(mu::object{
+          {"address", l.address()},
+          {"enc", percent_encode(l.address())},
+          {"role", role},
+          {"members", std::to_string(store.count_members(l))},
+          {"held", std::to_string(count(c.db, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id))}});
+    }
+    mu::data d;
+    d.set("lists", lists);
+    d.set("none", lists.empty());
+    if (c.who->is_admin) {
+      mu::list admins;
+      SQLite::Statement q(c.db, "SELECT email FROM people WHERE is_admin = 1 ORDER BY email");
+      while (q.executeStep()) admins.push_back(mu::object{{"email", q.getColumn(0).getString()}});
+      d.set("admins", admins);
+      d.set("hostname", cfg.hostname);
+    }
+    return page(c, 200, "Administration", "admin_home", d);
+  }
+
+  Response admin_create_list(Ctx& c) {
+    std::string address = form_get(c.form, "address"), owner = form_get(c.form, "owner");
+    auto [name, host] = split_list_address(address);
+    if (!smtp::normalize_address(owner)) throw HttpError{422, "the owner address is not valid"};
+    Store store(c.db);
+    if (store.find_list(name, host)) throw HttpError{409, address + " exists already"};
+    auto l = store.create_list(name, host, owner);
+    l.settings.subject_prefix = "[" + name + "]";
+    store.save_settings(l);
+    log_event(LogLevel::info, "web-list-created", {{"list", l.address()}, {"by", c.who->email}});
+    return redirect(admin_list_url(l));
+  }
+
+  Response admin_delete_list(Ctx& c) {
+    if (form_get(c.form, "confirm") != c.list->address())
+      throw HttpError{422, "type the list address to confirm its deletion"};
+    Store(c.db).delete_list(*c.list);
+    log_event(LogLevel::info, "web-list-deleted", {{"list", c.list->address()}, {"by", c.who->email}});
+    return redirect("/admin");
+  }
+
+  Response admin_add_admin(Ctx& c) {
+    auto email = smtp::normalize_address(form_get(c.form, "email"));
+    if (!email) throw HttpError{422, "not a valid email address"};
+    Store store(c.db);
+    store.set_admin(store.ensure_person(*email), form_get(c.form, "remove").empty());
+    return redirect("/admin");
+  }
+
+  Response admin_list(Ctx& c) {
+    Store store(c.db);
+    const ListRow& l = *c.list;
+    mu::data d;
+    d.set("description", l.settings.description);
+    d.set("members", std::to_string(store.count_members(l)));
+    d.set("owners", std::to_string(store.count_members(l, "owner")));
+    d.set("held", std::to_string(count(c.db, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id)));
+    d.set("pending", std::to_string(count(c.db, "SELECT count(*) FROM subscription_requests WHERE list_id = ?", l.id)));
+    d.set("posts", std::to_string(count(c.db, "SELECT count(*) FROM archive WHERE list_id = ?", l.id)));
+    d.set("posts_30d", std::to_string(count(c.db,
+                                            "SELECT count(*) FROM archive WHERE list_id = ? AND received > "
+                                            "strftime('%s','now') - 30*86400",
+                                            l.id)));
+    return page(c, 200, l.address(), "admin_list", d);
+  }
+
+  Response admin_settings(Ctx& c) {
+    auto pairs = settings_to_pairs(c.list->settings);
+    std::map<std::string, std::string> values(pairs.begin(), pairs.end());
+    std::vector<std::string> group_order;
+    std::map<std::string, mu::list> groups;
+    for (auto& f : kSettingFields) {
+      if (!values.count(f.key)) continue;
+      if (!groups.count(f.group)) group_order.push_back(f.group);
+      mu::object o{{"key", f.key}, {"label", f.label}, {"value", values[f.key]}};
+      std::string kind = f.kind;
+      if (kind == "bool") {
+        o["is_bool"] = mu::data(true);
+        o["checked"] = mu::data(values[f.key] == "true" || values[f.key] == "yes" || values[f.key] == "1");
+      } else if (kind == "textarea") {
+        o["is_textarea"] = mu::data(true);
+      } else if (kind.rfind("choice:", 0) == 0) {
+        o["is_choice"] = mu::data(true);
+        mu::list opts;
+        std::stringstream ss(kind.substr(7));
+        std::string opt;
+        while (std::getline(ss, opt, ','))
+          opts.push_back(mu::object{{"opt", opt}, {"selected", mu::data(opt == values[f.key])}});
+        o["options"] = opts;
+      } else {
+        o["is_text"] = mu::data(true);
+        o["type"] = kind == "number" ? "number" : "text";
+      }
+      groups[f.group].push_back(o);
+    }
+    mu::list gl;
+    for (auto& g : group_order) gl.push_back(mu::object{{"group", g}, {"fields", groups[g]}});
+    mu::data d;
+    d.set("groups", gl);
+    d.set("prefix_preview", prefixed_preview(c.list->settings.subject_prefix));
+    return page(c, 200, "Settings - " + c.list->address(), "admin_settings", d);
+  }
+
+  static std::string prefixed_preview(const std::string& prefix) {
+    return prefix.empty() ? "Hello everyone" : prefix + " Hello everyone";
+  }
+
+  // apply_settings - validate every value first (settings_set throws StoreError), then save:
+  // a bad value changes nothing.
+  void apply_settings(Ctx& c, const std::vector<std::pair<std::string, std::string>>& changes) {
+    ListRow l = *c.list;
+    for (auto& [k, v] : changes) settings_set(l.settings, k, v);
+    Store(c.db).save_settings(l);
+    c.list = l;
+    log_event(LogLevel::info, "web-settings-changed",
+              {{"list", l.address()}, {"by", c.who->email}, {"count", std::to_string(changes.size())}});
+  }
+
+  Response admin_settings_post(Ctx& c) {
+    std::vector<std::pair<std::string, std::string>> changes;
+    auto current = settings_to_pairs(c.list->settings);
+    std::map<std::string, std::string> known(current.begin(), current.end());
+    for (auto& f : kSettingFields) {
+      if (!known.count(f.key)) continue;
+      if (std::string(f.kind) == "bool")
+        changes.emplace_back(f.key, form_get(c.form, f.key).empty() ? "false" : "true");
+      else
+        for (auto& [k, v] : c.form)
+          if (k == f.key) {
+            std::string val = v;
+            val.erase(std::remove(val.begin(), val.end(), '\r'), val.end());
+            changes.emplace_back(k, val);
+            break;
+          }
+    }
+    apply_settings(c, changes);
+    return redirect(admin_list_url(*c.list) + "/settings?saved=1");
+  }
+
+  struct MemberPage {
+    std::vector<MemberRow> rows;
+    std::size_t total = 0;
+  };
+
+  MemberPage member_page(Ctx& c, const std::string& search, std::size_t offset, std::size_t limit,
+                         const std::string& role) {
+    MemberPage mp;
+    std::string like = "%";
+    for (char ch : search) {
+      if (ch == '%' || ch == '_' || ch == '\\') like.push_back('\\');
+      like.push_back(ch);
+    }
+    like += "%";
+    {
+      SQLite::Statement q(c.db, search.empty()
+                                    ? "SELECT count(*) FROM memberships WHERE list_id = ?1 AND role = ?2"
+                                    : "SELECT count(*) FROM memberships m JOIN people p ON p.id = m.person_id WHERE "
+                                      "m.list_id = ?1 AND m.role = ?2 AND p.email LIKE ?3 ESCAPE '\\'");
+      q.bind(1, c.list->id);
+      q.bind(2, role);
+      if (!search.empty()) q.bind(3, like);
+      q.executeStep();
+      mp.total = static_cast<std::size_t>(q.getColumn(0).getInt64());
+    }
+    // Walk people in address order and probe the membership key: one page of a
+    // 100,000-member list costs `limit` index probes, not a sort of the whole list.
+    SQLite::Statement q(c.db,
+                        "SELECT p.id, p.email, m.role, m.delivery, m.moderated, m.nomail, m.disabled FROM people p "
+                        "CROSS JOIN memberships m ON m.list_id = ?1 AND m.person_id = p.id AND m.role = ?2 WHERE "
+                        "(?3 = '%%' OR p.email LIKE ?3 ESCAPE '\\') ORDER BY p.email LIMIT ?4 OFFSET ?5");
+    q.bind(1, c.list->id);
+    q.bind(2, role);
+    q.bind(3, search.empty() ? std::string("%%") : like);
+    q.bind(4, static_cast<std::int64_t>(limit));
+    q.bind(5, static_cast<std::int64_t>(offset));
+    while (q.executeStep()) {
+      MemberRow m;
+      m.person_id = q.getColumn(0).getInt64();
+      m.email = q.getColumn(1).getString();
+      m.role = q.getColumn(2).getString();
+      m.delivery = q.getColumn(3).getString();
+      m.moderated = q.getColumn(4).getInt() != 0;
+      m.nomail = q.getColumn(5).getInt() != 0;
+      m.disabled = q.getColumn(6).getInt() != 0;
+      mp.rows.push_back(std::move(m));
+    }
+    return mp;
+  }
+
+  Response admin_members(Ctx& c) {
+    std::string search;
+    std::size_t pageno = 1;
+    std::string role = "member";
+    if (auto f = parse_form(c.req.query)) {
+      search = form_get(*f, "q");
+      pageno = static_cast<std::size_t>(std::max<std::int64_t>(1, to_int(form_get(*f, "page"), 1)));
+      std::string r = form_get(*f, "role");
+      if (r == "owner" || r == "moderator") role = r;
+    }
+    auto mp = member_page(c, search, (pageno - 1) * kMembersPerPage, kMembersPerPage, role);
+    mu::list rows;
+    for (auto& m : mp.rows)
+      rows.push_back(mu::object{{"email", m.email},
+                                {"delivery", m.delivery},
+                                {"moderated", mu::data(m.moderated)},
+                                {"nomail", mu::data(m.nomail)},
+                                {"disabled", mu::data(m.disabled)}});
+    std::size_t pages = std::max<std::size_t>(1, (mp.total + kMembersPerPage - 1) / kMembersPerPage);
+    mu::data d;
+    d.set("rows", rows);
+    d.set("total", std::to_string(mp.total));
+    d.set("q", search);
+    d.set("q_enc", percent_encode(search));
+    d.set("role", role);
+    d.set("page", std::to_string(pageno));
+    d.set("pages", std::to_string(pages));
+    if (pageno > 1) d.set("prev", std::to_string(pageno - 1));
+    if (pageno < pages) d.set("next", std::to_string(pageno + 1));
+    d.set("none", rows.empty());
+    if (auto f = parse_form(c.req.query); f && !form_get(*f, "msg").empty()) d.set("flash", form_get(*f, "msg"));
+    return page(c, 200, "Members - " + c.list->address(), "admin_members", d);
+  }
+
+  Response admin_members_post(Ctx& c) {
+    std::string action = form_get(c.form, "action");
+    std::string role = form_get(c.form, "role");
+    if (role.empty()) role = "member";
+    if (role != "member" && role != "owner" && role != "moderator") throw HttpError{422, "unknown role"};
+    auto addrs = split_addresses(form_get(c.form, "addresses"));
+    for (auto& e : form_all(c.form, "email")) addrs.push_back(e);
+    if (addrs.size() > kMaxBulkAddresses) throw HttpError{413, "too many addresses at once"};
+    Store store(c.db);
+    std::string msg;
+    if (action == "add") {
+      auto r = store.add_members(*c.list, addrs, role, false);
+      msg = std::to_string(r.added) + " added, " + std::to_string(r.existing) + " already there";
+      if (!r.bad.empty()) msg += ", " + std::to_string(r.bad.size()) + " invalid (first: " + r.bad.front().first + ")";
+    } else if (action == "remove") {
+      auto n = store.remove_members(*c.list, addrs, role);
+      msg = std::to_string(n) + " removed";
+    } else if (action == "flags") {
+      set_flags(c, addrs, form_get(c.form, "flag"), form_get(c.form, "value") == "on");
+      msg = "flags updated for " + std::to_string(addrs.size());
+    } else {
+      throw HttpError{422, "unknown action"};
+    }
+    log_event(LogLevel::info, "web-members", {{"list", c.list->address()}, {"by", c.who->email}, {"result", msg}});
+    return redirect(admin_list_url(*c.list) + "/members?role=" + role + "&msg=" + percent_encode(msg));
+  }
+
+  void set_flags(Ctx& c, const std::vector<std::string>& emails, const std::string& flag, bool on) {
+    std::string col;
+    if (flag == "moderated" || flag == "nomail") col = flag;
+    std::string delivery;
+    if (flag == "digest") delivery = on ? "digest_plain" : "regular";
+    if (col.empty() && delivery.empty()) throw HttpError{422, "unknown member flag"};
+    WriteTx tx(c.db);
+    for (auto& e : emails) {
+      auto norm = smtp::normalize_address(e);
+      if (!norm) continue;
+      SQLite::Statement q(c.db, col.empty() ? "UPDATE memberships SET delivery = ?1 WHERE list_id = ?2 AND role = "
+                                              "'member' AND person_id = (SELECT id FROM people WHERE email = ?3)"
+                                            : "UPDATE memberships SET " + col +
+                                                  " = ?1 WHERE list_id = ?2 AND role = 'member' AND person_id = "
+                                                  "(SELECT id FROM people WHERE email = ?3)");
+      if (col.empty())
+        q.bind(1, delivery);
+      else
+        q.bind(1, on ? 1 : 0);
+      q.bind(2, c.list->id);
+      q.bind(3, *norm);
+      q.exec();
+    }
+    tx.commit();
+  }
+
+  Response admin_held(Ctx& c) {
+    Moderation mod(cfg, c.db, templates);
+    mu::list rows;
+    for (auto& h : mod.held(*c.list))
+      rows.push_back(mu::object{{"id", std::to_string(h.id)},
+                                {"sender", h.sender},
+                                {"subject", h.subject.empty() ? "(no subject)" : h.subject},
+                                {"reason", h.reason},
+                                {"size", std::to_string(h.size)},
+                                {"date", format_date(h.received)}});
+    mu::data d;
+    d.set("rows", rows);
+    d.set("none", rows.empty());
+    if (auto f = parse_form(c.req.query); f && !form_get(*f, "msg").empty()) d.set("flash", form_get(*f, "msg"));
+    return page(c, 200, "Held posts - " + c.list->address(), "admin_held", d);
+  }
+
+  ModResult moderate(Ctx& c, std::int64_t id, const std::string& action, const std::string& reason) {
+    Moderation mod(cfg, c.db, templates);
+    ModResult r;
+    if (action == "approve")
+      r = mod.approve(*c.list, id);
+    else if (action == "reject")
+      r = mod.reject(*c.list, id, reason);
+    else if (action == "discard")
+      r = mod.discard(*c.list, id);
+    else if (action == "ban")
+      r = mod.ban(*c.list, id);
+    else
+      throw HttpError{422, "unknown action '" + action + "' (approve, reject, discard, ban)"};
+    if (r.ok && action == "approve" && wake) wake();
+    return r;
+  }
+
+  Response admin_held_post(Ctx& c) {
+    std::string action = form_get(c.form, "action");
+    auto ids = form_all(c.form, "id");
+    if (ids.empty()) throw HttpError{422, "select at least one message"};
+    int ok = 0, failed = 0;
+    for (auto& s : ids) {
+      auto r = moderate(c, to_int(s, -1), action, form_get(c.form, "reason"));
+      (r.ok ? ok : failed)++;
+    }
+    std::string msg = action + ": " + std::to_string(ok) + " done" +
+                      (failed ? ", " + std::to_string(failed) + " not found" : std::string());
+    return redirect(admin_list_url(*c.list) + "/held?msg=" + percent_encode(msg));
+  }
+
+  Response admin_held_view(Ctx& c) {
+    Moderation mod(cfg, c.db, templates);
+    auto h = mod.get(*c.list, to_int(c.params["id"], -1));
+    if (!h) throw HttpError{404, "no such held message"};
+    auto view = render_message(mod.message(*h));
+    mu::data d;
+    d.set("id", std::to_string(h->id));
+    d.set("sender", h->sender);
+    d.set("subject", h->subject.empty() ? "(no subject)" : h->subject);
+    d.set("reason", h->reason);
+    d.set("date", format_date(h->received));
+    d.set("headers", view.headers);
+    d.set("body", view.text);
+    mu::list atts;
+    for (auto& a : view.attachments)
+      atts.push_back(mu::object{{"name", a.filename}, {"type", a.content_type}, {"size", std::to_string(a.size)}});
+    d.set("attachments", atts);
+    return page(c, 200, "Held post - " + c.list->address(), "admin_held_view", d);
+  }
+
+  Response admin_pending(Ctx& c) {
+    Subscriptions subs(cfg, c.db, templates);
+    mu::list rows;
+    for (auto& p : subs.pending(*c.list))
+      rows.push_back(mu::object{{"id", std::to_string(p.id)},
+                                {"address", p.address},
+                                {"action", p.action},
+                                {"date", format_date(p.created)}});
+    mu::data d;
+    d.set("rows", rows);
+    d.set("none", rows.empty());
+    return page(c, 200, "Pending requests - " + c.list->address(), "admin_pending", d);
+  }
+
+  Response admin_pending_post(Ctx& c) {
+    Subscriptions subs(cfg, c.db, templates);
+    std::string action = form_get(c.form, "action");
+    for (auto& s : form_all(c.form, "id")) {
+      if (action == "approve")
+        subs.approve(*c.list, to_int(s, -1));
+      else if (action == "reject")
+        subs.reject(*c.list, to_int(s, -1), form_get(c.form, "reason"));
+      else
+        throw HttpError{422, "unknown action"};
+    }
+    return redirect(admin_list_url(*c.list) + "/pending");
+  }
+
+  json jobs_json(Ctx& c, const ListRow* only) {
+    json out = json::array();
+    auto allowed = visible_lists(c);
+    std::set<std::string> names;
+    for (auto& l : allowed) names.insert(l.address());
+    for (auto& j : job_status(c.db, false)) {
+      if (only && j.list != only->address()) continue;
+      if (!c.who->is_admin && !names.count(j.list)) continue;
+      out.push_back({{"id", j.id},
+                     {"list", j.list},
+                     {"kind", j.kind},
+                     {"created", j.created},
+                     {"total", j.total},
+                     {"delivered", j.delivered},
+                     {"deferred", j.deferred},
+                     {"failed", j.failed},
+                     {"pending", j.pending},
+                     {"next_retry", j.next_retry},
+                     {"done", j.done}});
+    }
+    return out;
+  }
+
+  Response admin_jobs(Ctx& c) {
+    mu::list rows;
+    for (auto& j : jobs_json(c, &*c.list)) {
+      auto total = std::max<std::int64_t>(1, j["total"].get<std::int64_t>());
+      auto pct = (j["delivered"].get<std::int64_t>() + j["failed"].get<std::int64_t>()) * 100 / total;
+      rows.push_back(mu::object{{"id", std::to_string(j["id"].get<std::int64_t>())},
+                                {"kind", j["kind"].get<std::string>()},
+                                {"created", format_date(j["created"].get<std::int64_t>())},
+                                {"total", std::to_string(j["total"].get<std::int64_t>())},
+                                {"delivered", std::to_string(j["delivered"].get<std::int64_t>())},
+                                {"deferred", std::to_string(j["deferred"].get<std::int64_t>())},
+                                {"failed", std::to_string(j["failed"].get<std::int64_t>())},
+                                {"pct", std::to_string(pct)}});
+    }
+    mu::data d;
+    d.set("rows", rows);
+    d.set("none", rows.empty());
+    return page(c, 200, "Delivery - " + c.list->address(), "admin_jobs", d);
+  }
+
+  // --- REST API -----------------------------------------------------------------------------
+
+  json list_json(Ctx& c, const ListRow& l) {
+    Store store(c.db);
+    return {{"address", l.address()},
+            {"name", l.name},
+            {"host", l.host},
+            {"created", l.created},
+            {"description", l.settings.description},
+            {"members", store.count_members(l)},
+            {"owners", store.count_members(l, "owner")},
+            {"held", count(c.db, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id)}};
+  }
+
+  std::string jstr(Ctx& c, const char* key) {
+    if (!c.body_json.is_object() || !c.body_json.contains(key)) return {};
+    auto& v = c.body_json[key];
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+    if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+    throw HttpError{400, std::string("field '") + key + "' must be a string"};
+  }
+
+  Response api_lists(Ctx& c) {
+    json out = json::array();
+    for (auto& l : visible_lists(c)) out.push_back(list_json(c, l));
+    return json_response(200, out);
+  }
+
+  Response api_create_list(Ctx& c) {
+    auto [name, host] = split_list_address(jstr(c, "address"));
+    std::string owner = jstr(c, "owner");
+    if (!smtp::normalize_address(owner)) throw HttpError{422, "owner: not a valid email address"};
+    Store store(c.db);
+    if (store.find_list(name, host)) throw HttpError{409, name + "@" + host + " exists already"};
+    auto l = store.create_list(name, host, owner);
+    l.settings.subject_prefix = "[" + name + "]";
+    store.save_settings(l);
+    return json_response(201, list_json(c, l));
+  }
+
+  Response api_list(Ctx& c) { return json_response(200, list_json(c, *c.list)); }
+
+  Response api_delete_list(Ctx& c) {
+    Store(c.db).delete_list(*c.list);
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+  }
+
+  Response api_members(Ctx& c) {
+    std::string search, role = "member";
+    std::size_t offset = 0, limit = 100;
+    if (auto f = parse_form(c.req.query)) {
+      search = form_get(*f, "q");
+      offset = static_cast<std::size_t>(to_int(form_get(*f, "offset"), 0));
+      limit = static_cast<std::size_t>(std::clamp<std::int64_t>(to_int(form_get(*f, "limit"), 100), 1, 1000));
+      if (!form_get(*f, "role").empty()) role = form_get(*f, "role");
+    }
+    if (role != "member" && role != "owner" && role != "moderator") throw HttpError{400, "unknown role"};
+    auto mp = member_page(c, search, offset, limit, role);
+    json items = json::array();
+    for (auto& m : mp.rows)
+      items.push_back({{"email", m.email},
+                       {"role", m.role},
+                       {"delivery", m.delivery},
+                       {"moderated", m.moderated},
+                       {"nomail", m.nomail},
+                       {"disabled", m.disabled}});
+    return json_response(200, {{"total", mp.total}, {"offset", offset}, {"members", items}});
+  }
+
+  Response api_add_members(Ctx& c) {
+    std::vector<std::string> emails;
+    if (c.body_json.contains("emails") && c.body_json["emails"].is_array()) {
+      for (auto& e : c.body_json["emails"]) {
+        if (!e.is_string()) throw HttpError{400, "emails must be strings"};
+        emails.push_back(e.get<std::string>());
+      }
+    } else if (!jstr(c, "email").empty()) {
+      emails.push_back(jstr(c, "email"));
+    } else {
+      throw HttpError{400, "give \"emails\": [...] or \"email\""};
+    }
+    if (emails.size() > kMaxBulkAddresses) throw HttpError{413, "too many addresses at once"};
+    std::string role = jstr(c, "role");
+    if (role.empty()) role = "member";
+    if (role != "member" && role != "owner" && role != "moderator") throw HttpError{400, "unknown role"};
+    auto r = Store(c.db).add_members(*c.list, emails, role, true);
+    if (!r.bad.empty()) {
+      json bad = json::array();
+      for (auto& [a, why] : r.bad) bad.push_back({{"address", a}, {"reason", why}});
+      return json_response(422, {{"error", "invalid addresses; nothing was added"}, {"invalid", bad}});
+    }
+    return json_response(200, {{"added", r.added}, {"existing", r.existing}});
+  }
+
+  Response api_remove_member(Ctx& c) {
+    std::string role = "member";
+    if (auto f = parse_form(c.req.query); f && !form_get(*f, "role").empty()) role = form_get(*f, "role");
+    auto n = Store(c.db).remove_members(*c.list, {c.params["email"]}, role);
+    if (n == 0) throw HttpError{404, "not a member"};
+    return json_response(200, {{"removed", n}});
+  }
+
+  Response api_settings(Ctx& c) {
+    json out = json::object();
+    for (auto& [k, v] : settings_to_pairs(c.list->settings)) out[k] = v;
+    return json_response(200, out);
+  }
+
+  Response api_settings_patch(Ctx& c) {
+    std::vector<std::pair<std::string, std::string>> changes;
+    for (auto& [k, v] : c.body_json.items()) {
+      if (k == "csrf") continue;
+      if (v.is_string())
+        changes.emplace_back(k, v.get<std::string>());
+      else if (v.is_boolean())
+        changes.emplace_back(k, v.get<bool>() ? "true" : "false");
+      else if (v.is_number_integer())
+        changes.emplace_back(k, std::to_string(v.get<std::int64_t>()));
+      else
+        throw HttpError{400, "setting '" + k + "' must be a string, boolean or integer"};
+    }
+    apply_settings(c, changes);
+    return api_settings(c);
+  }
+
+  json held_json(const HeldRow& h) {
+    return {{"id", h.id},         {"sender", h.sender}, {"subject", h.subject},  {"message_id", h.message_id},
+            {"reason", h.reason}, {"size", h.size},     {"received", h.received}};
+  }
+
+  Response api_held(Ctx& c) {
+    json out = json::array();
+    for (auto& h : Moderation(cfg, c.db, templates).held(*c.list)) out.push_back(held_json(h));
+    return json_response(200, out);
+  }
+
+  Response api_held_one(Ctx& c) {
+    Moderation mod(cfg, c.db, templates);
+    auto h = mod.get(*c.list, to_int(c.params["id"], -1));
+    if (!h) throw HttpError{404, "no such held message"};
+    json j = held_json(*h);
+    j["message"] = mod.message(*h);
+    return json_response(200, j);
+  }
+
+  Response api_held_action(Ctx& c) {
+    auto r = moderate(c, to_int(c.params["id"], -1), jstr(c, "action"), jstr(c, "reason"));
+    if (!r.ok) throw HttpError{404, r.detail};
+    return json_response(200, {{"result", r.detail}});
+  }
+
+  Response api_pending(Ctx& c) {
+    json out = json::array();
+    for (auto& p : Subscriptions(cfg, c.db, templates).pending(*c.list))
+      out.push_back({{"id", p.id}, {"action", p.action}, {"address", p.address}, {"created", p.created}});
+    return json_response(200, out);
+  }
+
+  Response api_pending_action(Ctx& c) {
+    Subscriptions subs(cfg, c.db, templates);
+    std::string action = jstr(c, "action");
+    SubResult r;
+    if (action == "approve")
+      r = subs.approve(*c.list, to_int(c.params["id"], -1));
+    else if (action == "reject")
+      r = subs.reject(*c.list, to_int(c.params["id"], -1), jstr(c, "reason"));
+    else
+      throw HttpError{422, "action must be approve or reject"};
+    return json_response(200, {{"status", to_string(r.status)}, {"detail", r.detail}});
+  }
+
+  Response api_jobs(Ctx& c) { return json_response(200, jobs_json(c, nullptr)); }
+
+  // --- metrics ------------------------------------------------------------------------------
+
+  Response metrics(Ctx& c) {
+    if (!c.req.loopback) throw HttpError{403, "/metrics is served to loopback clients only"};
+    std::ostringstream out;
+    auto one = [&](const char* name, const char* help, const char* type, const std::string& sql) {
+      out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+      SQLite::Statement q(c.db, sql);
+      while (q.executeStep()) {
+        if (q.getColumnCount() == 2)
+          out << name << "{outcome=\"" << q.getColumn(0).getString() << "\"} " << q.getColumn(1).getInt64() << "\n";
+        else
+          out << name << " " << q.getColumn(0).getInt64() << "\n";
+      }
+    };
+    one("listd_messages_processed_total", "Spool entries processed, by outcome.", "counter",
+        "SELECT outcome, count(*) FROM processed GROUP BY outcome");
+    one("listd_recipients_delivered_total", "Recipients delivered.", "counter",
+        "SELECT count(*) FROM delivery_recipients WHERE state = 'delivered'");
+    one("listd_recipients_deferred", "Recipients waiting for a retry.", "gauge",
+        "SELECT count(*) FROM delivery_recipients WHERE state = 'deferred'");
+    one("listd_recipients_failed_total", "Recipients that failed permanently (bounced).", "counter",
+        "SELECT count(*) FROM delivery_recipients WHERE state = 'failed'");
+    one("listd_queue_depth", "Recipients not yet delivered (pending or deferred).", "gauge",
+        "SELECT count(*) FROM delivery_recipients WHERE state IN ('pending', 'deferred')");
+    one("listd_held_messages", "Posts waiting for a moderator.", "gauge", "SELECT count(*) FROM held_messages");
+    one("listd_lists", "Mailing lists.", "gauge", "SELECT count(*) FROM lists");
+    one("listd_memberships", "Memberships (all roles).", "gauge", "SELECT count(*) FROM memberships");
+    one("listd_archived_messages", "Messages in the archives.", "gauge", "SELECT count(*) FROM archive");
+    out << "# HELP listd_connections Open connections, by protocol.\n# TYPE listd_connections gauge\n";
+    out << "listd_connections{protocol=\"http\"} " << (connections ? connections() : 0) << "\n";
+    Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = out.str();
+    return r;
+  }
+};
+
+App::App(const Config& cfg, const Templates& templates, std::function<void()> wake)
+    : impl_(std::make_unique<Impl>(cfg, templates, std::move(wake))) {
+  mime_init();
+}
+App::~App() = default;
+
+Response App::handle(const Request& req) {
+  Response r = impl_->handle(req);
+  // Security headers on every response (HTML pages, JSON and files alike).
+  r.set("Content-Security-Policy",
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'");
+  r.set("X-Content-Type-Options", "nosniff");
+  r.set("X-Frame-Options", "DENY");
+  r.set("Referrer-Policy", "same-origin");
+  bool has_cache = false;
+  for (auto& [k, v] : r.headers) has_cache = has_cache || k == "Cache-Control";
+  if (!has_cache) r.set("Cache-Control", "no-store");
+  return r;
+}
+
+void App::set_connection_counter(std::function<long()> fn) {
+  impl_->connections = std::move(fn);
+}
+
+}  // namespace listd::web

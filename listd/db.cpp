@@ -201,6 +201,7 @@ CREATE TABLE digest_state (
   issue INTEGER NOT NULL,
   last_sent INTEGER NOT NULL
 );
+)SQL",
     // 3: the SMTP relay: progress times for `listctl queue` rates, an index for keyset
     // paging of a job's recipients, and the hook the bounce logic reads.
     R"SQL(
@@ -212,6 +213,7 @@ CREATE INDEX delivery_recipients_job ON delivery_recipients(job_id, id);
 CREATE VIEW delivery_failures AS
   SELECT r.id AS recipient_id, j.id AS job_id, j.list_id, j.kind, r.address, r.attempts, r.last_reply
   FROM delivery_recipients r JOIN delivery_jobs j ON j.id = r.job_id WHERE r.state = 'failed';
+)SQL",
     // 4 (archive access, issue 5): IMAP/POP3 facts per archived post, FTS5, per-person state.
     R"SQL(
 CREATE TABLE archive_imap (

@@ -9,6 +9,7 @@
 
 #include "listd/db.hpp"
 #include "listd/log.hpp"
+#include "listd/moderation_mail.hpp"
 #include "listd/subscription.hpp"
 #include "smtp/address.hpp"
 
@@ -179,6 +180,10 @@ CommandOutcome handle_command_mail(const Config& cfg, SQLite::Database& db, cons
   if (requester.empty()) return {"silent", "no valid requester address"};
 
   Subscriptions subs(cfg, db, templates);
+  if (route.role == Role::confirm) {
+    if (auto peek = subs.token_info(lower(route.detail)); peek && peek->action == "moderate")
+      return handle_moderation_reply(cfg, db, templates, list, lower(route.detail), info, requester);
+  }
   // The shortcut addresses act without reading the body.
   if (route.role == Role::join || route.role == Role::leave || route.role == Role::confirm) {
     SubResult r = route.role == Role::join    ? subs.request_subscribe(list, requester, "email")

@@ -18,8 +18,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "listd/bounce.hpp"
 #include "listd/archive_mbox.hpp"
+#include "listd/bounce.hpp"
 #include "listd/config.hpp"
 #include "listd/db.hpp"
 #include "listd/delivery.hpp"

@@ -14,6 +14,7 @@
 #include "listd/fsutil.hpp"
 #include "listd/log.hpp"
 #include "listd/message.hpp"
+#include "listd/moderation_mail.hpp"
 #include "listd/router.hpp"
 #include "listd/rules.hpp"
 #include "listd/store.hpp"
@@ -254,8 +255,14 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     return r;
   }
 
-  // A post.
+  // A post. An Approved: header never goes further than this point (it may hold a password).
+  const std::string message = strip_fields(e.message, {"approved", "approve"});
   MessageInfo info = message_info(e.message);
+  const bool password_ok = !info.approved.empty() && approved_by_password(*db_, list, info.approved);
+  if (!info.approved.empty()) {
+    log_event(LogLevel::info, "approved-header", {{"spool", id}, {"valid", password_ok ? "yes" : "no"}});
+    info = message_info(message);
+  }
   PostFacts facts;
   facts.list_address = list.address();
   facts.list_id = list.name + "." + list.host;
@@ -279,7 +286,7 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
   Decision d = evaluate_post(facts);
   // A post a moderator approved (listd/moderation.cpp re-spools it with via "approved"): the
   // hold is lifted; bans and rejections still apply.
-  if (e.env.via == "approved" && d.verdict == Verdict::hold) d = Decision{};
+  if ((e.env.via == "approved" || password_ok) && d.verdict == Verdict::hold) d = Decision{};
 
   std::optional<std::string> decorated;
   if (d.verdict == Verdict::accept) {
@@ -291,13 +298,13 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
                                                           : ReplyToPolicy::none;
     opts.reply_to_address = list.settings.reply_to_address;
     opts.archive = list.settings.archive;
-    decorated = decorate_headers(e.message, ident, opts);
+    decorated = decorate_headers(message, ident, opts);
     if (!decorated) d = Decision{Verdict::hold, "unparsable", "message could not be parsed as RFC 5322"};
   }
 
   if (d.verdict == Verdict::hold) {
     std::string name = id + ".eml";
-    write_durable(cfg_.held_dir() / "tmp", cfg_.held_dir(), name, {e.message});
+    write_durable(cfg_.held_dir() / "tmp", cfg_.held_dir(), name, {message});
     WriteTx tx(*db_);
     SQLite::Statement q(*db_,
                         "INSERT OR IGNORE INTO held_messages(list_id, spool_id, sender, subject, message_id, reason, "
@@ -309,9 +316,10 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     q.bind(5, info.message_id);
     q.bind(6, d.reason);
     q.bind(7, "held/" + name);
-    q.bind(8, static_cast<std::int64_t>(e.message.size()));
+    q.bind(8, static_cast<std::int64_t>(message.size()));
     q.bind(9, e.env.received);
-    q.exec();
+    if (q.exec() > 0)
+      notify_held(cfg_, *db_, templates_, list, db_->getLastInsertRowid(), facts.sender, info.subject, d.reason);
     ProcessResult r{"held", d.rule + ": " + d.reason};
     mark_processed(id, r);
     tx.commit();

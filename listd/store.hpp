@@ -48,7 +48,7 @@ struct ListSettings {
   int bounce_warning_interval = 7;             // days between warnings
   std::string digest_period = "daily";         // daily | weekly | monthly
   std::uint64_t digest_size_threshold = 30;    // KiB collected that trigger a digest early; 0 = period only
-  bool verp = false;          // one SMTP transaction per member, sender NAME-bounces+user=domain@HOST
+  bool verp = false;                           // one SMTP transaction per member, sender NAME-bounces+user=domain@HOST
 };
 
 // settings_get/set as text, for the CLI and web admin; throws StoreError for unknown keys or bad values.

@@ -371,6 +371,53 @@ std::size_t bounce_maintenance(const Config& cfg, SQLite::Database& db, const Te
   return acted;
 }
 
+std::size_t bounce_feed_from_delivery(const Config& cfg, SQLite::Database& db, const Templates& templates) {
+  Store store(db);
+  std::int64_t last = db.execAndGet("SELECT last_recipient_id FROM bounce_feed WHERE id = 1").getInt64();
+  struct Row {
+    std::int64_t id, list_id;
+    std::string address, reply;
+  };
+  std::vector<Row> rows;
+  {
+    SQLite::Statement q(db,
+                        "SELECT recipient_id, list_id, address, last_reply FROM delivery_failures WHERE recipient_id "
+                        "> ? AND list_id IS NOT NULL AND kind IN ('post', 'digest_mime', 'digest_plain') ORDER BY "
+                        "recipient_id LIMIT 1000");
+    q.bind(1, last);
+    while (q.executeStep())
+      rows.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getString(),
+                      q.getColumn(3).getString()});
+  }
+  if (rows.empty()) return 0;
+  auto lists = store.all_lists();
+  WriteTx tx(db);
+  for (auto& r : rows) {
+    auto it = std::find_if(lists.begin(), lists.end(), [&](const ListRow& l) { return l.id == r.list_id; });
+    if (it == lists.end()) continue;
+    BouncedAddress b;
+    b.address = r.address;
+    b.permanent = !r.reply.empty() && r.reply[0] == '5';
+    auto sp = r.reply.find(' ');
+    if (sp != std::string::npos && sp + 1 < r.reply.size() && std::isdigit(static_cast<unsigned char>(r.reply[sp + 1])))
+      b.status = r.reply.substr(sp + 1, r.reply.find(' ', sp + 1) - sp - 1);
+    b.diagnostic = r.reply;
+    auto what = bounce_record(cfg, db, templates, *it, b);
+    log_event(LogLevel::info, "bounce",
+              {{"list", it->address()},
+               {"address", b.address},
+               {"permanent", b.permanent ? "yes" : "no"},
+               {"status", b.status},
+               {"format", "relay"},
+               {"result", what}});
+  }
+  SQLite::Statement u(db, "UPDATE bounce_feed SET last_recipient_id = ? WHERE id = 1");
+  u.bind(1, rows.back().id);
+  u.exec();
+  tx.commit();
+  return rows.size();
+}
+
 std::size_t owner_summaries(const Config& cfg, SQLite::Database& db, const Templates& templates) {
   Store store(db);
   std::size_t sent = 0;

@@ -54,6 +54,11 @@ std::string bounce_record(const Config& cfg, SQLite::Database& db, const Templat
 // warning. Called periodically by the daemon. Returns how many members it acted on.
 std::size_t bounce_maintenance(const Config& cfg, SQLite::Database& db, const Templates& templates);
 
+// bounce_feed_from_delivery - score the recipients the relay failed for good (view
+// delivery_failures: a 5xx reply, or 4xx past relay.max_queue_age) on post and digest jobs,
+// each once (table bounce_feed keeps the position). Returns how many it scored.
+std::size_t bounce_feed_from_delivery(const Config& cfg, SQLite::Database& db, const Templates& templates);
+
 // owner_summaries - once a day per list, owners and moderators get a summary of held posts
 // and pending subscription requests (when there are any). Returns notices queued.
 constexpr std::int64_t kOwnerSummaryInterval = 86400;

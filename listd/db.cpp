@@ -265,6 +265,14 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_key ON login_failures(key, at);
 )SQL",
+    // 6: how far the bounce scoring has read the relay's permanent failures.
+    R"SQL(
+CREATE TABLE bounce_feed (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_recipient_id INTEGER NOT NULL
+);
+INSERT INTO bounce_feed(id, last_recipient_id) VALUES (1, 0);
+)SQL",
 };
 
 }  // namespace

@@ -33,8 +33,8 @@ Processor::Processor(const Config& cfg, const Templates& templates)
 }
 
 std::size_t Processor::maintenance() {
-  return bounce_maintenance(cfg_, *db_, templates_) + digest_send_due(cfg_, *db_, templates_) +
-         owner_summaries(cfg_, *db_, templates_);
+  return bounce_feed_from_delivery(cfg_, *db_, templates_) + bounce_maintenance(cfg_, *db_, templates_) +
+         digest_send_due(cfg_, *db_, templates_) + owner_summaries(cfg_, *db_, templates_);
 }
 
 std::size_t Processor::process_pending(const std::atomic<bool>* stop) {

@@ -87,5 +87,35 @@ class BounceScoringTest(unittest.TestCase):
         wait_for(lambda: self.mails_to("ana@mired.org", "bob@mired.org was removed"), what="owner told of removal")
 
 
+class RelayFailureScoringTest(unittest.TestCase):
+    """A 5xx from the smarthost at delivery feeds the same scoring as a DSN."""
+
+    def setUp(self):
+        from smtp_test_server import SmtpTestServer
+        self.server = SmtpTestServer()
+        self.server.rcpt_reply = lambda rcpt, attempt: "550 5.1.1 no such user" if rcpt == "bob@mired.org" else None
+        self.server.start()
+        self.l = Listd("host = 127.0.0.1:%d\ntls = none\n" % self.server.port, relay_mode="smarthost")
+        self.l.demo()
+        self.l.listctl("settings", "mi_lista@lists.mired.org", "bounce_threshold", "1", check=True)
+
+    def tearDown(self):
+        self.l.cleanup()
+        self.server.stop()
+
+    def test_relay_5xx_disables_the_member(self):
+        self.l.start()
+        self.l.listctl("inject", "mi_lista@lists.mired.org", "--sender", "ana@mired.org",
+                       stdin=b"From: ana@mired.org\nSubject: hola\n\nx\n", check=True)
+        wait_for(lambda: self.l.sql("SELECT count(*) FROM delivery_recipients WHERE state = 'failed'")[0][0] == 1,
+                 what="bob failed at the relay")
+        self.l.stop()
+        self.l.start()  # the scoring runs with the periodic maintenance (start, then every tick)
+        wait_for(lambda: self.l.sql("SELECT m.disabled FROM memberships m JOIN people p ON p.id = m.person_id "
+                                    "WHERE p.email = 'bob@mired.org' AND m.role = 'member'") == [(1,)],
+                 what="bob disabled")
+        self.assertIn("format=relay", self.l.log())
+
+
 if __name__ == "__main__":
     unittest.main()

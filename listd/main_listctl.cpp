@@ -138,7 +138,7 @@ void print_postfix_lines(const Config& cfg, const ListRow& l) {
             << "    " << l.host << "    listd:\n"
             << "In master.cf:\n"
             << "    listd unix - n n - - pipe\n"
-            << "      flags=FRq user=listd argv=/usr/local/bin/listctl --config " << cfg.file.string()
+            << "      flags=Rq user=listd argv=/usr/local/bin/listctl --config " << cfg.file.string()
             << " pipe ${nexthop} ${user} --sender ${sender}\n"
             << "Or, over LMTP instead of the pipe, in /etc/postfix/transport:\n"
             << "    " << l.host << "    lmtp:inet:" << cfg.lmtp.listen.str() << "\n";

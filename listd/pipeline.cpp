@@ -11,6 +11,7 @@
 #include "listd/decorate.hpp"
 #include "listd/delivery.hpp"
 #include "listd/digest.hpp"
+#include "listd/dmarc.hpp"
 #include "listd/fsutil.hpp"
 #include "listd/log.hpp"
 #include "listd/message.hpp"
@@ -340,7 +341,7 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
   std::string archive_rel;
   if (list.settings.archive)
     archive_rel = archive_write(cfg_.archive_dir(), list, id, e.env.received, cfg_.hostname, *decorated);
-  std::string out = add_footer(*decorated, footer_for(templates_, list, cfg_));
+  std::string out = dmarc_mitigate(cfg_, list, info, add_footer(*decorated, footer_for(templates_, list, cfg_)));
   std::string qname = id + ".post.eml";
   write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), qname, {out});
 

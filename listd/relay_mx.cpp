@@ -80,6 +80,15 @@ Q query(ResState& rs, const std::string& name, int type, std::vector<Rr>& out) {
       char a[INET6_ADDRSTRLEN];
       ::inet_ntop(AF_INET6, rd, a, sizeof a);
       r.text = a;
+    } else if (type == ns_t_txt) {
+      // RFC 1035 §3.3.14: one or more <length><bytes> strings, joined.
+      std::size_t len = ns_rr_rdlen(rr), off = 0;
+      while (off < len) {
+        std::size_t n = rd[off];
+        if (off + 1 + n > len) return Q::temp;
+        r.text.append(reinterpret_cast<const char*>(rd) + off + 1, n);
+        off += 1 + n;
+      }
     } else {
       continue;
     }
@@ -156,6 +165,24 @@ MxAnswer MxResolver::lookup(const std::string& domain) {
   ans.status = MxAnswer::Status::ok;
   ans.ttl = ttl;
   return ans;
+}
+
+TxtAnswer dns_txt(const std::string& server_host, std::uint16_t server_port, const std::string& name) {
+  ResState rs(server_host, server_port);
+  if (!rs.ok) return {TxtAnswer::Status::temporary, {}, 0};
+  std::vector<Rr> rrs;
+  switch (query(rs, name, ns_t_txt, rrs)) {
+    case Q::ok: break;
+    case Q::nxdomain:
+    case Q::nodata: return {TxtAnswer::Status::none, {}, MxResolver::kNegativeTtl};
+    case Q::temp: return {TxtAnswer::Status::temporary, {}, 0};
+  }
+  TxtAnswer a{TxtAnswer::Status::found, {}, MxResolver::kMaxTtl};
+  for (auto& r : rrs) {
+    a.records.push_back(std::move(r.text));
+    a.ttl = std::min(a.ttl, r.ttl);
+  }
+  return a;
 }
 
 }  // namespace listd

@@ -49,4 +49,13 @@ class MxResolver {
   std::map<std::string, Entry> cache_;
 };
 
+// dns_txt - the TXT records of `name` (each record's strings joined), asking server_host:port
+// (empty host: the system resolvers). Blocking; used for DMARC policies (listd/dmarc.cpp).
+struct TxtAnswer {
+  enum class Status { found, none, temporary } status = Status::none;
+  std::vector<std::string> records;
+  std::uint32_t ttl = 0;
+};
+TxtAnswer dns_txt(const std::string& server_host, std::uint16_t server_port, const std::string& name);
+
 }  // namespace listd

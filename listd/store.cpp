@@ -70,6 +70,7 @@ std::vector<std::pair<std::string, std::string>> settings_to_pairs(const ListSet
       {"bounce_warnings", std::to_string(s.bounce_warnings)},
       {"bounce_warning_interval", std::to_string(s.bounce_warning_interval)},
       {"digest_period", s.digest_period},
+      {"dmarc_mitigation", s.dmarc_mitigation},
       {"digest_size_threshold", std::to_string(s.digest_size_threshold)},
       {"verp", bool_text(s.verp)},
   };
@@ -138,6 +139,10 @@ void settings_set(ListSettings& s, const std::string& key, const std::string& va
     if (value != "nobody" && value != "members" && value != "anyone")
       throw StoreError("setting 'roster': expected nobody, members or anyone, got '" + value + "'");
     s.roster = value;
+  } else if (key == "dmarc_mitigation") {
+    if (value != "munge_from" && value != "wrap_message" && value != "none")
+      throw StoreError("setting 'dmarc_mitigation': expected munge_from, wrap_message or none, got '" + value + "'");
+    s.dmarc_mitigation = value;
   } else if (key == "digest_period") {
     if (value != "daily" && value != "weekly" && value != "monthly")
       throw StoreError("setting 'digest_period': expected daily, weekly or monthly, got '" + value + "'");

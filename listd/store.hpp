@@ -37,18 +37,19 @@ struct ListSettings {
   bool archive = true;
   bool archive_public = true;
   bool advertised = true;
-  std::string footer;                          // mustache template text; empty = built-in footer
-  bool administrivia = true;                   // hold posts that look like commands
-  std::string subscribe_policy = "confirm";    // open | confirm | moderate | confirm_then_moderate
-  std::string unsubscribe_policy = "confirm";  // open | confirm
-  std::string roster = "nobody";               // who may get the member list by email: nobody | members | anyone
-  double bounce_threshold = 5.0;               // score at which delivery is disabled
-  int bounce_stale_days = 7;                   // a score older than this restarts
-  int bounce_warnings = 3;                     // warnings to a disabled member before removal
-  int bounce_warning_interval = 7;             // days between warnings
-  std::string digest_period = "daily";         // daily | weekly | monthly
-  std::uint64_t digest_size_threshold = 30;    // KiB collected that trigger a digest early; 0 = period only
-  bool verp = false;                           // one SMTP transaction per member, sender NAME-bounces+user=domain@HOST
+  std::string footer;                           // mustache template text; empty = built-in footer
+  bool administrivia = true;                    // hold posts that look like commands
+  std::string subscribe_policy = "confirm";     // open | confirm | moderate | confirm_then_moderate
+  std::string unsubscribe_policy = "confirm";   // open | confirm
+  std::string roster = "nobody";                // who may get the member list by email: nobody | members | anyone
+  double bounce_threshold = 5.0;                // score at which delivery is disabled
+  int bounce_stale_days = 7;                    // a score older than this restarts
+  int bounce_warnings = 3;                      // warnings to a disabled member before removal
+  int bounce_warning_interval = 7;              // days between warnings
+  std::string digest_period = "daily";          // daily | weekly | monthly
+  std::string dmarc_mitigation = "munge_from";  // munge_from | wrap_message | none
+  std::uint64_t digest_size_threshold = 30;     // KiB collected that trigger a digest early; 0 = period only
+  bool verp = false;                            // one SMTP transaction per member, sender NAME-bounces+user=domain@HOST
 };
 
 // settings_get/set as text, for the CLI and web admin; throws StoreError for unknown keys or bad values.

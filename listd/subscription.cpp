@@ -48,6 +48,28 @@ std::string token_hash(const std::string& raw) {
   return out;
 }
 
+std::string rfc2047_encode(std::string_view text) {
+  bool ascii = true;
+  for (unsigned char c : text) ascii = ascii && c < 0x80 && c != '\n' && c != '\r';
+  if (ascii) return std::string(text);
+  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string enc;
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(text[k])); };
+  for (; i + 2 < text.size(); i += 3) {
+    unsigned v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    enc += {b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63], b64[v & 63]};
+  }
+  if (i + 1 == text.size()) {
+    unsigned v = byte(i) << 16;
+    enc += {b64[v >> 18], b64[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == text.size()) {
+    unsigned v = (byte(i) << 16) | (byte(i + 1) << 8);
+    enc += {b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63], '='};
+  }
+  return "=?utf-8?b?" + enc + "?=";
+}
+
 std::string compose_notice(const ListRow& list, const std::string& from_local, const std::string& to,
                            const std::string& subject, const std::string& body, const std::string& reply_to) {
   char date[64];
@@ -55,29 +77,7 @@ std::string compose_notice(const ListRow& list, const std::string& from_local, c
   std::tm tm{};
   gmtime_r(&now, &tm);
   std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  bool ascii = true;
-  for (unsigned char c : subject) ascii = ascii && c < 0x80;
-  // Subjects are ours (templates and list names), never raw user text; non-ASCII ones become
-  // one RFC 2047 B-encoded word.
-  std::string subj = subject;
-  if (!ascii) {
-    static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string enc;
-    std::size_t i = 0;
-    for (; i + 2 < subject.size(); i += 3) {
-      unsigned v = (static_cast<unsigned char>(subject[i]) << 16) | (static_cast<unsigned char>(subject[i + 1]) << 8) |
-                   static_cast<unsigned char>(subject[i + 2]);
-      enc += {b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63], b64[v & 63]};
-    }
-    if (i + 1 == subject.size()) {
-      unsigned v = static_cast<unsigned char>(subject[i]) << 16;
-      enc += {b64[v >> 18], b64[(v >> 12) & 63], '=', '='};
-    } else if (i + 2 == subject.size()) {
-      unsigned v = (static_cast<unsigned char>(subject[i]) << 16) | (static_cast<unsigned char>(subject[i + 1]) << 8);
-      enc += {b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63], '='};
-    }
-    subj = "=?utf-8?b?" + enc + "?=";
-  }
+  std::string subj = rfc2047_encode(subject);
   return "From: " + list.name + (from_local.empty() ? "" : "-" + from_local) + "@" + list.host + "\nTo: " + to +
          (reply_to.empty() ? std::string() : "\nReply-To: " + reply_to) + "\nSubject: " + subj + "\nDate: " + date +
          "\nMessage-ID: <" + random_hex(12) + "@" + list.host +

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "listd/config.hpp"
@@ -120,6 +121,10 @@ std::string compose_notice(const ListRow& list, const std::string& from_local, c
 // `to` in one transaction. Envelope sender NAME-bounces@HOST.
 void queue_notice(const Config& cfg, SQLite::Database& db, const ListRow& list, const std::string& to,
                   const std::string& message);
+
+// rfc2047_encode - text as is when it is plain ASCII, else one RFC 2047 B-encoded UTF-8 word
+// (for our own header values: subjects of notices, display names).
+std::string rfc2047_encode(std::string_view text);
 
 // token_hash - hex SHA-256 of a raw token (what pending_tokens stores).
 std::string token_hash(const std::string& raw);

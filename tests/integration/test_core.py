@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from listd_harness import BIN, Listd, wait_for
+from listd_harness import BIN, Listd, read, wait_for
 
 POST = (b"From: Ana <ana@mired.org>\r\nTo: mi_lista@lists.mired.org\r\nSubject: Hola lista\r\n"
         b"Message-ID: <hola-1@mired.org>\r\nDate: Sat, 28 Nov 2026 10:00:00 +0000\r\n\r\nHola a todos.\r\n")
@@ -109,14 +109,14 @@ class CoreTest(unittest.TestCase):
         h = self.l.listctl("held", "mi_lista@lists.mired.org")
         self.assertIn(b"eve@example.org", h.stdout)
         notice = wait_for(lambda: self.l.outbox(), what="held notice to the owner")
-        self.assertIn(b"requires approval", open(notice[0], "rb").read())
+        self.assertIn(b"requires approval", read(notice[0]))
         # The owners' daily summary goes out at the next maintenance pass (start, then ticks),
         # and only once a day.
         for _ in range(2):
             self.l.stop()
             self.l.start()
         def summaries():
-            return [p for p in self.l.outbox() if b"request(s) waiting for" in open(p, "rb").read()]
+            return [p for p in self.l.outbox() if b"request(s) waiting for" in read(p)]
         files = wait_for(summaries, what="owner summary")
         time.sleep(0.5)
         self.assertEqual(len(summaries()), 1)

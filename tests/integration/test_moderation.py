@@ -8,7 +8,7 @@ import re
 import time
 import unittest
 
-from listd_harness import Listd, wait_for
+from listd_harness import Listd, read, wait_for
 
 LIST = "mi_lista@lists.mired.org"
 
@@ -71,7 +71,7 @@ class ModerationTest(unittest.TestCase):
         self.assertIn("off topic here", rejected.get_content())
         wait_for(lambda: self.held_count() == 0, what="rejected")
         time.sleep(0.5)
-        self.assertFalse([p for p in self.l.outbox() if b"[mi_lista] Spam" in open(p, "rb").read()])
+        self.assertFalse([p for p in self.l.outbox() if b"[mi_lista] Spam" in read(p)])
 
     def test_defer_keeps_it_and_others_cannot_use_the_token(self):
         token, notice = self.hold_one("Pendiente")
@@ -93,12 +93,12 @@ class ModerationTest(unittest.TestCase):
         self.assertIsNone(post["Approved"])
         archived = wait_for(lambda: self.l.archive(), what="archived")
         for path in archived:
-            self.assertNotIn(b"ana-mod-secret", open(path, "rb").read())
+            self.assertNotIn(b"ana-mod-secret", read(path))
         # A wrong password holds the post, and the held copy keeps no password either.
         self.pipe("mi_lista", "eve@example.org", "Intento", "x\n", extra="Approved: guess\n")
         wait_for(lambda: self.held_count() == 1, what="held")
         for path in self.l.files("held"):
-            self.assertNotIn(b"Approved:", open(path, "rb").read())
+            self.assertNotIn(b"Approved:", read(path))
 
 
 if __name__ == "__main__":

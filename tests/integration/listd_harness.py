@@ -16,6 +16,12 @@ import time
 BIN = os.environ.get("LISTD_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "bin"))
 
 
+def read(path):
+    """The bytes of a file (closed at once)."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -145,7 +145,7 @@ void print_postfix_lines(const Config& cfg, const ListRow& l) {
 }
 
 std::string newlist_notice(const Config& cfg, const ListRow& l, const std::string& owner) {
-  Templates t(cfg.templates_dir);
+  Templates t(cfg.templates_dir, cfg.data_dir / "templates");
   TemplateVars vars{{"list_name", l.name},         {"list_host", l.host},
                     {"list_address", l.address()}, {"owner", owner},
                     {"base_url", cfg.base_url},    {"list_url", cfg.base_url + "/lists/" + l.address()}};
@@ -538,7 +538,7 @@ int run_listctl(int argc, char** argv) {
     Store store(*db);
     auto l = get_list(store, d_addr);
     if (d_send) {
-      Templates t(cfg.templates_dir);
+      Templates t(cfg.templates_dir, cfg.data_dir / "templates");
       auto n = digest_send(cfg, *db, t, l);
       wake_delivery(cfg);
       std::cout << (n ? "digest queued with " + std::to_string(n) + " post(s)" : std::string("nothing collected"))

@@ -70,7 +70,7 @@ class Daemon {
  public:
   Daemon(const Config& cfg)
       : cfg_(cfg),
-        templates_(cfg.templates_dir),
+        templates_(cfg.templates_dir, cfg.data_dir / "templates"),
         pool_(cfg.spool.workers),
         proc_strand_(pool_.get_executor()),
         deliv_strand_(pool_.get_executor()),

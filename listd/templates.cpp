@@ -10,7 +10,8 @@
 
 namespace listd {
 
-Templates::Templates(std::filesystem::path override_dir) : dir_(std::move(override_dir)) {
+Templates::Templates(std::filesystem::path override_dir, std::filesystem::path per_list_dir)
+    : dir_(std::move(override_dir)), per_list_dir_(std::move(per_list_dir)) {
   reload();
 }
 
@@ -47,6 +48,22 @@ std::string Templates::source(const std::string& name) const {
 }
 
 std::string Templates::render(const std::string& name, const TemplateVars& vars, std::string* error) const {
+  if (!per_list_dir_.empty()) {
+    auto list = vars.find("list_address");
+    // list_address comes from the lists table (validated name@host), never from mail.
+    if (list != vars.end() && !list->second.empty() && list->second.find('/') == std::string::npos &&
+        list->second.find("..") == std::string::npos) {
+      std::error_code ec;
+      auto path = per_list_dir_ / list->second / (name + ".mustache");
+      if (std::filesystem::is_regular_file(path, ec)) {
+        try {
+          return render_text(read_file(path), vars, error);
+        } catch (const std::exception&) {
+          // unreadable: fall back to the site/built-in template
+        }
+      }
+    }
+  }
   return render_text(source(name), vars, error);
 }
 

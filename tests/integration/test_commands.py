@@ -119,6 +119,16 @@ class CommandsTest(unittest.TestCase):
                                     "WHERE p.email = 'bob@mired.org' AND m.role = 'member'") == [(1,)],
                  what="nomail set")
 
+    def test_per_list_template_override_in_the_data_dir(self):
+        import os
+        d = os.path.join(self.l.data, "templates", "mi_lista@lists.mired.org", "mail")
+        os.makedirs(d)
+        with open(os.path.join(d, "help.txt.mustache"), "w") as f:
+            f.write("Ayuda propia de {{list_address}}.\n")
+        self.send("mi_lista-request", "bob@mired.org", "help")
+        self.assertIn("Ayuda propia de mi_lista@lists.mired.org.",
+                      self.next_mail("bob@mired.org", "results of your email commands").get_content())
+
     def test_who_refused_by_default_allowed_when_set(self):
         self.send("mi_lista-request", "bob@mired.org", "who")
         self.assertIn("not available by email",

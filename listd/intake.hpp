@@ -6,8 +6,9 @@
 // other domain 550 5.7.1 (relaying denied). The message is streamed into one SpoolWriter per
 // distinct list recipient (one spool entry per list, as listctl pipe makes); commit() makes
 // every entry durable (fsync, rename, fsync dir) before it returns 250, then wakes the spool
-// processor. Disk errors become 451 4.3.0 and leave nothing partial in spool/new.
-// check_rcpt/begin run on the event loop (one SQLite read per RCPT); commit on a worker thread.
+// processor. Group commit: concurrent sessions share the fsync of spool/new (DirSync). Disk errors become 451 4.3.0 and
+// leave nothing partial in spool/new. check_rcpt/begin run on the event loop (one SQLite read per RCPT); commit on a
+// worker thread.
 #pragma once
 
 #include <functional>
@@ -24,6 +25,7 @@ class Database;
 namespace listd {
 
 class Spool;
+class DirSync;
 
 class IntakeBackend : public smtp::Backend {
  public:
@@ -39,6 +41,7 @@ class IntakeBackend : public smtp::Backend {
   std::string via_;
   std::function<void()> wake_;
   std::unique_ptr<Spool> spool_;
+  std::unique_ptr<DirSync> dir_sync_;     // group commit of spool/new (intake.cpp)
   std::unique_ptr<SQLite::Database> db_;  // opened lazily (after privileges dropped)
 };
 

@@ -1,6 +1,6 @@
 // smtp_service.cpp - the [smtp] and [lmtp] listeners as listd Services (service.hpp): an
 // smtp::Server over an IntakeBackend, configured from Config (listen, tls_cert/tls_key,
-// max_message_size and the ReceiverLimits keys). Binds in the factory (maybe as root),
+// tls_listen for implicit TLS, max_message_size and the ReceiverLimits keys). Binds in the factory (maybe as root),
 // accepts in start(), and on stop() says 421 to idle sessions.
 #include "smtp/asio_prelude.hpp"
 
@@ -45,15 +45,29 @@ class ReceiverService : public Service {
     };
     server_ = std::make_unique<smtp::Server>(ctx.ioc, o, backend_);
     log_event(LogLevel::info, "listening", {{"service", name_}, {"address", l.listen.str()}});
+    if (!l.tls_listen.empty()) {  // implicit TLS (e.g. 465), same limits and backend
+      o.host = l.tls_listen.host;
+      o.port = l.tls_listen.port;
+      o.implicit_tls = true;
+      tls_server_ = std::make_unique<smtp::Server>(ctx.ioc, o, backend_);
+      log_event(LogLevel::info, "listening",
+                {{"service", name_}, {"address", l.tls_listen.str()}, {"tls", "implicit"}});
+    }
   }
   const char* name() const override { return name_.c_str(); }
-  void start() override { server_->start(); }
-  void stop() override { server_->stop(); }
+  void start() override {
+    server_->start();
+    if (tls_server_) tls_server_->start();
+  }
+  void stop() override {
+    server_->stop();
+    if (tls_server_) tls_server_->stop();
+  }
 
  private:
   std::string name_;
   IntakeBackend backend_;
-  std::unique_ptr<smtp::Server> server_;
+  std::unique_ptr<smtp::Server> server_, tls_server_;
 };
 
 }  // namespace

@@ -195,7 +195,7 @@ void SpoolWriter::append(std::string_view bytes) {
   }
 }
 
-std::string SpoolWriter::commit() {
+std::string SpoolWriter::commit(bool sync_dir) {
   if (fd_ < 0) throw std::logic_error("SpoolWriter used after commit/abort");
   if (pending_cr_) {
     buf_.push_back('\r');
@@ -220,7 +220,7 @@ std::string SpoolWriter::commit() {
     ::unlink(tmp_.c_str());
     throw_errno("rename", dest);
   }
-  fsync_dir(spool_.new_dir());
+  if (sync_dir) fsync_dir(spool_.new_dir());
   return env_.id;
 }
 

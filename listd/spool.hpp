@@ -80,7 +80,9 @@ class SpoolWriter {
 
   void append(std::string_view bytes);
   std::uint64_t size() const { return size_; }
-  std::string commit();
+  // commit(false) leaves the fsync of new/ to the caller, who must do it before acknowledging
+  // (the SMTP intake shares one directory fsync among concurrent sessions: group commit).
+  std::string commit(bool sync_dir = true);
   void abort();
 
  private:

@@ -75,7 +75,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
     SessionOptions o;
     o.lmtp = srv->opt.lmtp;
     o.hostname = srv->opt.hostname;
-    o.tls_available = srv->tls != nullptr;
+    o.tls_available = srv->tls != nullptr && !srv->opt.implicit_tls;
+    o.tls_active = srv->opt.implicit_tls;
     o.client_ip = ip;
     o.session_id = session_id();
     o.limits = srv->opt.limits;
@@ -156,6 +157,12 @@ awaitable<void> Conn::run() {
       counted = true;
       ++srv->total;
       ++srv->per_ip[ip];
+    }
+    if (srv->opt.implicit_tls && !refuse) {
+      tls = std::make_unique<ssl::stream<tcp::socket&>>(sock, *srv->tls);
+      arm(srv->opt.command_timeout);
+      co_await tls->async_handshake(ssl::stream_base::server, use_awaitable);
+      timer.cancel();
     }
     session.greet(refuse);
     for (;;) {
@@ -273,6 +280,8 @@ awaitable<void> Server::Impl::accept_loop() {
 Server::Server(asio::io_context& ioc, ServerOptions opt, Backend& backend)
     : impl_(std::make_shared<Impl>(ioc, std::move(opt), backend)) {
   auto& o = impl_->opt;
+  if (o.implicit_tls && (o.tls_cert.empty() || o.tls_key.empty()))
+    throw std::runtime_error(o.name + ": implicit TLS needs tls_cert and tls_key");
   if (!o.tls_cert.empty() && !o.tls_key.empty()) {
     auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |

@@ -1,5 +1,5 @@
 // server.hpp - the SMTP/LMTP listener: Asio acceptor + one coroutine per connection driving a
-// ServerSession, STARTTLS through OpenSSL (boost::asio::ssl).
+// ServerSession, STARTTLS or implicit TLS through OpenSSL (boost::asio::ssl).
 //
 // Built by listd's smtp_service (bind in the constructor, before privileges drop; accept in
 // start()). Runs on one io_context thread; a session's blocking commit (fsync) runs on the
@@ -40,6 +40,7 @@ struct ServerOptions {
   unsigned max_connections_per_ip = 20;
   unsigned commit_threads = 8;
   std::string tls_cert, tls_key;  // both set: STARTTLS is offered
+  bool implicit_tls = false;      // TLS from the first byte (submissions port style, RFC 8314)
   // log - optional event sink: (event, client ip, detail).
   std::function<void(std::string_view, std::string_view, std::string_view)> log;
 };

@@ -57,7 +57,7 @@ std::string ServerSession::take_output() {
   return r;
 }
 
-void ServerSession::reply(Reply r) {
+void ServerSession::reply(const Reply& r) {
   out_ += r.wire();
 }
 

@@ -118,7 +118,7 @@ class ServerSession {
 
  private:
   enum class Phase { command, data, bdat };
-  void reply(Reply r);
+  void reply(const Reply& r);
   void error(Reply r);
   void command(std::string_view line, bool* group_end);
   void do_helo(const std::string& verb, const std::string& arg);

@@ -15,7 +15,7 @@ import subprocess
 import time
 import unittest
 
-from listd_harness import Listd, wait_for
+from listd_harness import Listd, free_port, wait_for
 
 POST = (b"From: Ana <ana@mired.org>\r\nTo: mi_lista@lists.mired.org\r\nSubject: Hola por SMTP\r\n"
         b"Message-ID: <smtp-1@mired.org>\r\n\r\nHola a todos.\r\n")
@@ -180,7 +180,9 @@ class TlsTest(SmtpTest):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                         "/CN=lists.mired.org", "-keyout", cls.key, "-out", cls.cert], check=True, capture_output=True,
                        timeout=60)
-        cls.extra = "[tls]\ntls_cert = %s\ntls_key = %s\n" % (cls.cert, cls.key)
+        cls.tls_port = free_port()
+        cls.extra = "[tls]\ntls_cert = %s\ntls_key = %s\n[smtp]\ntls_listen = 127.0.0.1:%d\n" % (cls.cert, cls.key,
+                                                                                                cls.tls_port)
 
     @classmethod
     def tearDownClass(cls):
@@ -193,6 +195,17 @@ class TlsTest(SmtpTest):
         for m in self.outbox_messages(2):
             self.assertIn(b"with ESMTPS id", m)
             self.assertIn(b"cifrado", m)
+
+    def test_implicit_tls_listener(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        ctx.check_hostname = False
+        with smtplib.SMTP_SSL("127.0.0.1", self.tls_port, context=ctx, timeout=10) as s:
+            code, ehlo = s.ehlo("tls.mired.org")
+            self.assertEqual(code, 250)
+            self.assertNotIn(b"STARTTLS", ehlo)
+            self.assertEqual(s.sendmail("ana@mired.org", [LIST], b"Subject: implicit\r\n\r\nTLS from the start\r\n"), {})
+        for m in self.outbox_messages(2):
+            self.assertIn(b"with ESMTPS id", m)
 
     def test_pipelined_starttls_injection_is_discarded(self):
         r = self.raw()

@@ -260,7 +260,8 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
   bool indexed = chars >= 3;
   if (indexed) {
     // The FTS subquery runs once; a join would let the planner run MATCH once per archive row.
-    sql = "SELECT a.id FROM archive a WHERE a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?) AND " + in;
+    sql =
+        "SELECT a.id FROM archive a WHERE a.id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?) AND " + in;
     arg = column ? std::string(column) + " : " + fts_phrase(value) : fts_phrase(value);
   } else {
     std::string expr = column ? std::string("f.") + column

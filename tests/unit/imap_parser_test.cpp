@@ -95,7 +95,9 @@ std::vector<Case> cases() {
   };
 }
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }  // short test names in ctest
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}  // short test names in ctest
 
 class ParserTable : public ::testing::TestWithParam<Case> {};
 

@@ -26,10 +26,10 @@ def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
     raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (for listener sections)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host="127.0.0.1"):
+    """A TCP port free on loopback right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -47,15 +47,25 @@ def listeners_config(**extra):
 class Listd:
     """A data dir + config, the CLIs bound to it, and an optional running daemon."""
 
-    def __init__(self, extra_config=""):
+    def __init__(self, extra_config="", user=None, relay_mode="maildir", listeners=None):
+        """extra_config goes right after `[relay] mode` (so bare keys land in [relay]); it may
+        open other sections but never sets a listener's `listen`: every listener (smtp, lmtp,
+        http, imap, pop3) gets a free loopback port here, in self.ports (tests run in parallel).
+        listeners: per-section extra lines, e.g. {"imap": "tls_listen = 127.0.0.1:N\n"}."""
         self.root = tempfile.mkdtemp(prefix="listd-it-")
         os.chmod(self.root, 0o700)
         self.data = os.path.join(self.root, "data")
         self.config = os.path.join(self.root, "listd.conf")
-        user = "root" if os.geteuid() == 0 else os.environ.get("USER", "listd")
+        listener_text, self.ports = listeners_config(**(listeners or {}))
+        self.smtp_port, self.lmtp_port = self.ports["smtp"], self.ports["lmtp"]
+        # user: who listd drops to when started as root (default: stay root for test rigs).
+        user = user or ("root" if os.geteuid() == 0 else os.environ.get("USER", "listd"))
+        if extra_config and not extra_config.endswith("\n"):
+            extra_config += "\n"
         with open(self.config, "w") as f:
             f.write("data_dir = %s\nhostname = lists.mired.org\nuser = %s\n"
-                    "base_url = http://lists.mired.org:8080\n[relay]\nmode = maildir\n%s" % (self.data, user, extra_config))
+                    "base_url = http://lists.mired.org:8080\n[relay]\nmode = %s\n%s%s" %
+                    (self.data, user, relay_mode, extra_config, listener_text))
         self.proc = None
         self.log_lines = []
         self._reader = None
@@ -138,7 +148,9 @@ class Listd:
     def sql(self, query, *params):
         con = sqlite3.connect(os.path.join(self.data, "listd.db"), timeout=30)
         try:
-            return con.execute(query, params).fetchall()
+            rows = con.execute(query, params).fetchall()
+            con.commit()
+            return rows
         finally:
             con.close()
 

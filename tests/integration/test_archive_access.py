@@ -17,7 +17,7 @@ import subprocess
 import time
 import unittest
 
-from listd_harness import Listd, listeners_config, wait_for
+from listd_harness import Listd, wait_for
 
 LIST = "mi_lista@lists.mired.org"
 
@@ -78,8 +78,8 @@ class ArchiveAccess(unittest.TestCase):
                 cls.tls_ports = {"imaps": free_port(), "pop3s": free_port()}
                 extra = {"imap": "tls_listen = 127.0.0.1:%d\n" % cls.tls_ports["imaps"],
                          "pop3": "tls_listen = 127.0.0.1:%d\n" % cls.tls_ports["pop3s"]}
-            text, cls.ports = listeners_config(**extra)
-            cls.l = Listd(text + "[auth]\nplaintext = loopback\n")
+            cls.l = Listd("[auth]\nplaintext = loopback\n", listeners=extra)
+            cls.ports = cls.l.ports
             if cls.have_openssl:
                 key, cert = os.path.join(cls.l.root, "key.pem"), os.path.join(cls.l.root, "cert.pem")
                 subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
@@ -487,8 +487,8 @@ class ArchiveAccess(unittest.TestCase):
 class Backfill(unittest.TestCase):
     def test_older_posts_are_indexed_when_the_service_starts(self):
         import sqlite3
-        text, ports = listeners_config()
-        l = Listd(text)
+        l = Listd()
+        ports = l.ports
         try:
             l.demo()
             l.listctl("passwd", "bob@mired.org", "--password", "bob-secret", check=True)

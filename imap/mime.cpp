@@ -219,7 +219,9 @@ void parse_part(std::string_view msg, std::size_t begin, std::size_t end, MimePa
 
 // count_lines - line breaks in the body; a last line without one is not counted (Dovecot
 // counts the same way, and inside a multipart the final CRLF belongs to the delimiter).
-std::size_t count_lines(std::string_view s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+std::size_t count_lines(std::string_view s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 // --- addresses (RFC 5322 §3.4) for ENVELOPE -----------------------------------------
 std::vector<std::string_view> split_top(std::string_view s, char sep) {

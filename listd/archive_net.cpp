@@ -220,6 +220,14 @@ class NetService : public Service {
   const char* name() const override { return sh_->opt.name; }
   void start() override {
     for (auto& a : acceptors_) accept(a);
+    if (sh_->opt.on_start)
+      asio::post(sh_->ctx.pool, [sh = sh_] {
+        try {
+          sh->opt.on_start();
+        } catch (const std::exception& e) {
+          log_event(LogLevel::error, "archive-start-task-failed", {{"service", sh->opt.name}, {"error", e.what()}});
+        }
+      });
   }
   void stop() override {
     sh_->stopping = true;

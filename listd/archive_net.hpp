@@ -41,12 +41,13 @@ struct SessionFlags {
 };
 
 struct NetServiceOptions {
-  const char* name;  // "imap" | "pop3"
-  const Listener* listener;
+  const char* name = "";  // "imap" | "pop3"
+  const Listener* listener = nullptr;
   std::function<std::unique_ptr<ProtocolSession>(const SessionFlags&)> make_session;  // runs on the pool
   unsigned idle_timeout_s = 30 * 60;  // RFC 3501 §5.4: at least 30 minutes
   unsigned poll_ms = 1000;            // how often an IDLE session looks for new posts
   unsigned max_connections = 500;
+  std::function<void()> on_start;  // runs once on the pool after start() (e.g. index backfill)
 };
 
 std::unique_ptr<Service> make_net_service(ServiceContext& ctx, NetServiceOptions options);

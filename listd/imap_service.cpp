@@ -4,7 +4,10 @@
 
 #include "imap/session.hpp"
 #include "listd/archive_net.hpp"
+#include "listd/archive_search.hpp"
 #include "listd/archive_view.hpp"
+#include "listd/db.hpp"
+#include "listd/log.hpp"
 
 namespace listd {
 namespace {
@@ -36,8 +39,16 @@ class ImapAdapter : public ProtocolSession {
 
 std::unique_ptr<Service> make_imap_service(ServiceContext& ctx) {
   const Config& cfg = ctx.cfg;
-  NetServiceOptions o{"imap", &cfg.imap,
-                      [&cfg](const SessionFlags& f) { return std::make_unique<ImapAdapter>(cfg, f); }};
+  NetServiceOptions o{};
+  o.name = "imap";
+  o.listener = &cfg.imap;
+  o.make_session = [&cfg](const SessionFlags& f) { return std::make_unique<ImapAdapter>(cfg, f); };
+  // Posts archived before archive access existed get their IMAP facts and FTS rows now.
+  o.on_start = [&cfg] {
+    auto db = db_open(cfg.db_path(), true);
+    if (auto n = archive_backfill(*db, cfg.archive_dir()); n > 0)
+      log_event(LogLevel::info, "archive-backfilled", {{"posts", std::to_string(n)}});
+  };
   return make_net_service(ctx, std::move(o));
 }
 

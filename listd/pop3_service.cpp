@@ -32,8 +32,11 @@ class Pop3Adapter : public ProtocolSession {
 
 std::unique_ptr<Service> make_pop3_service(ServiceContext& ctx) {
   const Config& cfg = ctx.cfg;
-  NetServiceOptions o{"pop3", &cfg.pop3,
-                      [&cfg](const SessionFlags& f) { return std::make_unique<Pop3Adapter>(cfg, f); }, 10 * 60};
+  NetServiceOptions o{};
+  o.name = "pop3";
+  o.listener = &cfg.pop3;
+  o.make_session = [&cfg](const SessionFlags& f) { return std::make_unique<Pop3Adapter>(cfg, f); };
+  o.idle_timeout_s = 10 * 60;  // RFC 1939 §3: at least 10 minutes
   return make_net_service(ctx, std::move(o));
 }
 

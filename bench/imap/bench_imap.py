@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "integration"))
-from listd_harness import Listd, listeners_config, wait_for  # noqa: E402
+from listd_harness import Listd  # noqa: E402
 
 LIST = "bench@lists.mired.org"
 WORDS = ("lista correo servidor mensaje archivo buzón usuario dominio entrega cola reintento cabecera cuerpo "
@@ -125,8 +125,8 @@ def main():
     ap.add_argument("--runs", type=int, default=21)
     ap.add_argument("--dovecot", action="store_true")
     args = ap.parse_args()
-    text, ports = listeners_config()
-    l = Listd(text)
+    l = Listd()
+    ports = l.ports
     results = {}
     try:
         l.listctl("newlist", LIST, "--owner", "ana@mired.org", "--quiet", check=True)

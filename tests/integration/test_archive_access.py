@@ -484,5 +484,36 @@ class ArchiveAccess(unittest.TestCase):
         m.logout()
 
 
+class Backfill(unittest.TestCase):
+    def test_older_posts_are_indexed_when_the_service_starts(self):
+        import sqlite3
+        l = Listd()
+        ports = l.ports
+        try:
+            l.demo()
+            l.listctl("passwd", "bob@mired.org", "--password", "bob-secret", check=True)
+            for n in (1, 2):
+                l.listctl("inject", LIST, "--sender", "ana@mired.org", stdin=PLAIN.format(n=n).encode(), check=True)
+            l.start()
+            wait_for(lambda: l.sql("SELECT count(*) FROM archive_imap")[0][0] == 2, what="2 indexed posts")
+            l.stop()
+            # As if the posts had been archived by a listd without archive access.
+            con = sqlite3.connect(os.path.join(l.data, "listd.db"))
+            con.execute("DELETE FROM archive_imap")
+            con.execute("DELETE FROM archive_fts")
+            con.commit()
+            con.close()
+            l.start()
+            wait_for(lambda: l.sql("SELECT count(*) FROM archive_imap")[0][0] == 2, what="backfill")
+            self.assertIn("ev=archive-backfilled posts=2", l.log())
+            m = imaplib.IMAP4("127.0.0.1", ports["imap"], timeout=10)
+            m.login("bob", "bob-secret")
+            self.assertEqual(m.select("INBOX", readonly=True)[1], [b"2"])
+            self.assertEqual(m.search(None, "BODY", '"mensaje 2"')[1], [b"2"])
+            m.logout()
+        finally:
+            l.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -181,3 +181,55 @@ TEST(ArchiveView, BackfillIndexesOlderPosts) {
   ASSERT_EQ(m.size(), 1u);
   EXPECT_EQ(ana->search("INBOX", imap::SearchField::body, "", "antiguo"), keys(m));
 }
+
+// SEARCH correctness at some scale: FTS answers must equal a brute-force substring scan.
+TEST(ArchiveView, SearchAgreesWithBruteForce) {
+  Fixture f;
+  const std::vector<std::string> vocab = {"lista",   "correo", "Servidor", "buzón", "año",  "reunión", "zz",      "x",
+                                          "entrega", "cola",   "ñandú",    "Hilo",  "tema", "prueba",  "registro"};
+  std::uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) & 0x7fff;
+  };
+  struct Post {
+    std::string subject, from, body;
+  };
+  std::vector<Post> posts;
+  for (int i = 0; i < 120; ++i) {
+    Post p;
+    for (int k = 0; k < 3; ++k) p.subject += vocab[next() % vocab.size()] + " ";
+    p.from = "user" + std::to_string(next() % 20) + "@example.org";
+    for (int k = 0; k < 20; ++k) p.body += vocab[next() % vocab.size()] + (k % 7 == 6 ? "\n" : " ");
+    f.post(f.a, "From: " + p.from + "\nSubject: " + p.subject + "\nContent-Type: text/plain; charset=utf-8\n\n" +
+                    p.body + "\n");
+    posts.push_back(p);
+  }
+  auto ana = f.view("ana", "pw-ana");
+  std::uint32_t v;
+  std::vector<imap::MessageMeta> m;
+  ana->open("INBOX", v, m);
+  ASSERT_EQ(m.size(), posts.size());
+  auto fold = [](std::string s) {  // ASCII case folding, as IMAP and the trigram index do
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  using F = imap::SearchField;
+  for (std::string q : {"lista", "LISTA", "servidor", "buzón", "año", "zz", "x", "ñandú", "hilo tema", "user1@",
+                        "user13@", "reunión\nlista", "nada", "ón", "a"}) {
+    for (F field : {F::subject, F::from, F::body, F::text}) {
+      std::vector<std::int64_t> want;
+      for (std::size_t i = 0; i < posts.size(); ++i) {
+        std::string hay = field == F::subject ? posts[i].subject
+                          : field == F::from  ? posts[i].from
+                          : field == F::body  ? posts[i].body
+                                              : posts[i].subject + "\n" + posts[i].from + "\n" + posts[i].body;
+        if (field == F::subject) hay = hay.substr(0, hay.size() - 1);  // message_info trims the subject
+        if (fold(hay).find(fold(q)) != std::string::npos) want.push_back(m[i].key);
+      }
+      auto got = ana->search("INBOX", field, "", q);
+      std::sort(got.begin(), got.end());
+      EXPECT_EQ(got, want) << "query '" << q << "' field " << static_cast<int>(field);
+    }
+  }
+}

@@ -95,6 +95,10 @@ std::vector<Case> cases() {
   };
 }
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}  // short test names in ctest
+
 class ParserTable : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ParserTable, Whole) {

@@ -132,11 +132,13 @@ struct App::Impl {
   const Config& cfg;
   const Templates& templates;
   std::function<void()> wake;
+  std::function<void()> wake_delivery;
   std::function<long()> connections;
   Router<RouteDef> router;
   std::string secure_attr;
 
-  Impl(const Config& c, const Templates& t, std::function<void()> w) : cfg(c), templates(t), wake(std::move(w)) {
+  Impl(const Config& c, const Templates& t, std::function<void()> w, std::function<void()> wd)
+      : cfg(c), templates(t), wake(std::move(w)), wake_delivery(std::move(wd)) {
     auto r = [&](const char* m, const char* p, Fn fn, Access a, bool exempt = false) {
       router.add(m, p, RouteDef{fn, a, exempt});
     };
@@ -434,7 +436,11 @@ struct App::Impl {
       if (route.access == Access::list_mod && c.role.empty())
         throw HttpError{403, "only the owners and moderators of " + c.list->address() + " may do this"};
     }
-    return (this->*route.fn)(c);
+    Response res = (this->*route.fn)(c);
+    // A state change may have queued notices (confirmations, rejections): deliver them now
+    // rather than at the next tick.
+    if (changing && wake_delivery) wake_delivery();
+    return res;
   }
 
   // --- public pages -------------------------------------------------------------------------
@@ -1506,8 +1512,8 @@ struct App::Impl {
   }
 };
 
-App::App(const Config& cfg, const Templates& templates, std::function<void()> wake)
-    : impl_(std::make_unique<Impl>(cfg, templates, std::move(wake))) {
+App::App(const Config& cfg, const Templates& templates, std::function<void()> wake, std::function<void()> wake_delivery)
+    : impl_(std::make_unique<Impl>(cfg, templates, std::move(wake), std::move(wake_delivery))) {
   mime_init();
 }
 App::~App() = default;

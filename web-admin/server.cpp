@@ -31,7 +31,10 @@ using tcp = asio::ip::tcp;
 class HttpService : public Service {
  public:
   explicit HttpService(ServiceContext& ctx)
-      : ctx_(ctx), acceptor_(ctx.ioc), pool_(web::kWebWorkers), app_(ctx.cfg, ctx.templates, ctx.wake_processing) {
+      : ctx_(ctx),
+        acceptor_(ctx.ioc),
+        pool_(web::kWebWorkers),
+        app_(ctx.cfg, ctx.templates, ctx.wake_processing, ctx.wake_delivery) {
     auto& ep = ctx.cfg.http.listen;
     boost::system::error_code ec;
     tcp::endpoint endpoint(asio::ip::make_address(ep.host, ec), ep.port);

@@ -6,6 +6,7 @@ test makes is cleaned up in stop()/cleanup(). Binaries come from $LISTD_BIN (bui
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -25,6 +26,13 @@ def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
     raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
 
 
+def free_port():
+    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Listd:
     """A data dir + config, the CLIs bound to it, and an optional running daemon."""
 
@@ -34,6 +42,10 @@ class Listd:
         self.data = os.path.join(self.root, "data")
         self.config = os.path.join(self.root, "listd.conf")
         user = "root" if os.geteuid() == 0 else os.environ.get("USER", "listd")
+        # The web admin listens on a free port unless the test configures [http] itself.
+        self.http_port = free_port()
+        if "[http]" not in extra_config:
+            extra_config += "\n[http]\nlisten = 127.0.0.1:%d\n" % self.http_port
         with open(self.config, "w") as f:
             f.write("data_dir = %s\nhostname = lists.mired.org\nuser = %s\n"
                     "base_url = http://lists.mired.org:8080\n[relay]\nmode = maildir\n%s" % (self.data, user, extra_config))

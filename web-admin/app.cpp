@@ -145,6 +145,7 @@ struct App::Impl {
     // Public pages.
     r("GET", "/", &Impl::index, Access::anyone);
     r("GET", "/static/{file}", &Impl::static_file, Access::anyone);
+    r("GET", "/favicon.ico", &Impl::favicon, Access::anyone);
     r("GET", "/login", &Impl::login_form, Access::anyone);
     r("POST", "/login", &Impl::login_post, Access::anyone);
     r("POST", "/logout", &Impl::logout, Access::login);
@@ -301,6 +302,9 @@ struct App::Impl {
     Ctx c{req, {}, *(dbp = &db()), {}, {}, {}, req.path.rfind("/api/", 0) == 0, {}, {}, {}, {}};
     Response res;
     try {
+      // Before routing: error pages keep the caller's session and anonymous CSRF cookie
+      // (a 404 for /favicon.ico must not rotate the token of the form being filled in).
+      authenticate(c);
       if (m.status == 404) {
         res = error(c, 404, "There is no page at this address.");
       } else if (m.status == 405) {
@@ -397,7 +401,6 @@ struct App::Impl {
   }
 
   Response dispatch(Ctx& c, const RouteDef& route) {
-    authenticate(c);
     bool changing = c.req.method != "GET" && c.req.method != "HEAD";
     if (changing) parse_body(c);
     if (route.access != Access::anyone && !c.who) {
@@ -460,6 +463,15 @@ struct App::Impl {
     d.set("lists", lists);
     d.set("none", lists.empty());
     return page(c, 200, "Mailing lists", "index", d);
+  }
+
+  // favicon - browsers ask for it on every site; answer "nothing here" without an error page.
+  Response favicon(Ctx&) {
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    r.set("Cache-Control", "public, max-age=86400");
+    return r;
   }
 
   Response static_file(Ctx& c) {

@@ -350,8 +350,7 @@ struct App::Impl {
   Response handle(const Request& req) {
     auto segs = split_path(req.path);
     auto m = router.match(req.method, segs);
-    SQLite::Database* dbp = nullptr;
-    Ctx c{req, {}, *(dbp = &db()), {}, {}, {}, req.path.rfind("/api/", 0) == 0, {}, {}, {}, {}};
+    Ctx c{req, {}, db(), {}, {}, {}, req.path.rfind("/api/", 0) == 0, {}, {}, {}, {}};
     Response res;
     try {
       // Before routing: error pages keep the caller's session and anonymous CSRF cookie

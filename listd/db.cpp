@@ -264,6 +264,8 @@ CREATE TABLE login_failures (
   at INTEGER NOT NULL
 );
 CREATE INDEX login_failures_key ON login_failures(key, at);
+-- archive month pages read one list's month by date.
+CREATE INDEX archive_web_list_date ON archive(list_id, date);
 )SQL",
     // 6: how far the bounce scoring has read the relay's permanent failures.
     R"SQL(

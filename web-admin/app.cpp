@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -99,6 +100,39 @@ const SettingField kSettingFields[] = {
     {"footer", "Footer template (mustache; empty = built-in)", "textarea", "Decoration"},
 };
 
+// Counts of 100,000-row lists cost tens of milliseconds in SQLite; pages show them from this
+// cache, at most kCountCacheSeconds old, dropped for a list whenever the web changes it.
+constexpr std::int64_t kCountCacheSeconds = 5;
+constexpr std::size_t kPageCacheEntries = 256;
+
+class CountCache {
+ public:
+  std::optional<std::int64_t> get(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end() || it->second.second + kCountCacheSeconds < now_unix()) return std::nullopt;
+    return it->second.first;
+  }
+  void put(const std::string& key, std::int64_t v) {
+    std::lock_guard lock(mu_);
+    if (map_.size() > 4096) map_.clear();
+    map_[key] = {v, now_unix()};
+  }
+  void drop_list(std::int64_t list_id) {
+    std::lock_guard lock(mu_);
+    std::string suffix = "#" + std::to_string(list_id);
+    for (auto it = map_.begin(); it != map_.end();)
+      it = it->first.size() >= suffix.size() &&
+                   it->first.compare(it->first.size() - suffix.size(), suffix.size(), suffix) == 0
+               ? map_.erase(it)
+               : std::next(it);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> map_;
+};
+
 struct ThreadItem {
   std::int64_t uid = 0, date = 0;
   std::string subject, from, msgid, parent;
@@ -132,17 +166,25 @@ struct App::Impl {
   const Config& cfg;
   const Templates& templates;
   std::function<void()> wake;
+  std::function<void()> wake_delivery;
   std::function<long()> connections;
   Router<RouteDef> router;
   std::string secure_attr;
+  CountCache counts;
+  // Rendered archive month listings, keyed by list, month, order and the list's next UID
+  // (which changes whenever a post is archived).
+  std::mutex page_mu;
+  std::map<std::string, std::string> month_pages;
 
-  Impl(const Config& c, const Templates& t, std::function<void()> w) : cfg(c), templates(t), wake(std::move(w)) {
+  Impl(const Config& c, const Templates& t, std::function<void()> w, std::function<void()> wd)
+      : cfg(c), templates(t), wake(std::move(w)), wake_delivery(std::move(wd)) {
     auto r = [&](const char* m, const char* p, Fn fn, Access a, bool exempt = false) {
       router.add(m, p, RouteDef{fn, a, exempt});
     };
     // Public pages.
     r("GET", "/", &Impl::index, Access::anyone);
     r("GET", "/static/{file}", &Impl::static_file, Access::anyone);
+    r("GET", "/favicon.ico", &Impl::favicon, Access::anyone);
     r("GET", "/login", &Impl::login_form, Access::anyone);
     r("POST", "/login", &Impl::login_post, Access::anyone);
     r("POST", "/logout", &Impl::logout, Access::login);
@@ -241,7 +283,20 @@ struct App::Impl {
       d.set("can_own", c.role == "owner" || c.role == "admin");
       d.set("can_mod", !c.role.empty());
     }
-    std::string content = render_raw(tmpl + ".html", d);
+    return layout_page(c, status, title, render_raw(tmpl + ".html", d));
+  }
+
+  // page_data - the user-independent values a content template may use (the list); content
+  // rendered with only these may be cached and shown to everyone.
+  void page_data(Ctx& c, mu::data& d) {
+    if (c.list) {
+      d.set("list", c.list->address());
+      d.set("list_enc", percent_encode(c.list->address()));
+    }
+  }
+
+  Response layout_page(Ctx& c, int status, const std::string& title, const std::string& content) {
+    std::string csrf = csrf_token(c);
     mu::data layout;
     layout.set("title", title);
     layout.set("content", content);  // rendered above with escaping: our own HTML
@@ -295,10 +350,12 @@ struct App::Impl {
   Response handle(const Request& req) {
     auto segs = split_path(req.path);
     auto m = router.match(req.method, segs);
-    SQLite::Database* dbp = nullptr;
-    Ctx c{req, {}, *(dbp = &db()), {}, {}, {}, req.path.rfind("/api/", 0) == 0, {}, {}, {}, {}};
+    Ctx c{req, {}, db(), {}, {}, {}, req.path.rfind("/api/", 0) == 0, {}, {}, {}, {}};
     Response res;
     try {
+      // Before routing: error pages keep the caller's session and anonymous CSRF cookie
+      // (a 404 for /favicon.ico must not rotate the token of the form being filled in).
+      authenticate(c);
       if (m.status == 404) {
         res = error(c, 404, "There is no page at this address.");
       } else if (m.status == 405) {
@@ -395,7 +452,6 @@ struct App::Impl {
   }
 
   Response dispatch(Ctx& c, const RouteDef& route) {
-    authenticate(c);
     bool changing = c.req.method != "GET" && c.req.method != "HEAD";
     if (changing) parse_body(c);
     if (route.access != Access::anyone && !c.who) {
@@ -434,7 +490,12 @@ struct App::Impl {
       if (route.access == Access::list_mod && c.role.empty())
         throw HttpError{403, "only the owners and moderators of " + c.list->address() + " may do this"};
     }
-    return (this->*route.fn)(c);
+    Response res = (this->*route.fn)(c);
+    // A state change may have queued notices (confirmations, rejections): deliver them now
+    // rather than at the next tick.
+    if (changing && wake_delivery) wake_delivery();
+    if (changing && c.list) counts.drop_list(c.list->id);
+    return res;
   }
 
   // --- public pages -------------------------------------------------------------------------
@@ -447,13 +508,22 @@ struct App::Impl {
       mu::object o{{"address", l.address()},
                    {"enc", percent_encode(l.address())},
                    {"description", l.settings.description},
-                   {"members", std::to_string(store.count_members(l))}};
+                   {"members", std::to_string(member_count(c.db, l))}};
       lists.push_back(o);
     }
     mu::data d;
     d.set("lists", lists);
     d.set("none", lists.empty());
     return page(c, 200, "Mailing lists", "index", d);
+  }
+
+  // favicon - browsers ask for it on every site; answer "nothing here" without an error page.
+  Response favicon(Ctx&) {
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    r.set("Cache-Control", "public, max-age=86400");
+    return r;
   }
 
   Response static_file(Ctx& c) {
@@ -473,17 +543,24 @@ struct App::Impl {
   }
 
   std::int64_t count(SQLite::Database& db, const std::string& sql, std::int64_t id) {
+    std::string key = sql + "#" + std::to_string(id);
+    if (auto v = counts.get(key)) return *v;
     SQLite::Statement q(db, sql);
     q.bind(1, id);
     q.executeStep();
-    return q.getColumn(0).getInt64();
+    auto v = q.getColumn(0).getInt64();
+    counts.put(key, v);
+    return v;
+  }
+  std::int64_t member_count(SQLite::Database& db, const ListRow& l, const std::string& role = "member") {
+    return count(db, "SELECT count(*) FROM memberships WHERE list_id = ? AND role = '" + role + "'", l.id);
   }
 
   Response list_page(Ctx& c) {
     const ListRow& l = *c.list;
     mu::data d;
     d.set("description", l.settings.description);
-    d.set("members", std::to_string(Store(c.db).count_members(l)));
+    d.set("members", std::to_string(member_count(c.db, l)));
     d.set("posts", std::to_string(count(c.db, "SELECT count(*) FROM archive WHERE list_id = ?", l.id)));
     d.set("archive", l.settings.archive && archive_allowed(c));
     d.set("post_address", l.address());
@@ -686,6 +763,19 @@ struct App::Impl {
     if (!parse_month(month, &from, &to)) throw HttpError{404, "no such month (use YYYY-MM)"};
     bool by_date = false;
     if (auto f = parse_form(c.req.query)) by_date = form_get(*f, "sort") == "date";
+    std::string cache_key;
+    {
+      SQLite::Statement q(c.db, "SELECT next_uid FROM lists WHERE id = ?");
+      q.bind(1, c.list->id);
+      q.executeStep();
+      cache_key = std::to_string(c.list->id) + "|" + month + "|" + (by_date ? "d" : "t") + "|" +
+                  q.getColumn(0).getString() + "|" + c.list->address();
+    }
+    {
+      std::lock_guard lock(page_mu);
+      if (auto it = month_pages.find(cache_key); it != month_pages.end())
+        return layout_page(c, 200, month + " - " + c.list->address(), it->second);
+    }
     SQLite::Statement q(c.db,
                         "SELECT uid, date, subject, from_name, from_addr, message_id, in_reply_to FROM archive "
                         "WHERE list_id = ? AND date >= ? AND date < ? ORDER BY date, uid");
@@ -747,7 +837,14 @@ struct App::Impl {
     d.set("count", std::to_string(items.size()));
     d.set("by_date", by_date);
     d.set("none", rows.empty());
-    return page(c, 200, month + " - " + c.list->address(), "archive_month", d);
+    page_data(c, d);
+    std::string content = render_raw("archive_month.html", d);
+    {
+      std::lock_guard lock(page_mu);
+      if (month_pages.size() >= kPageCacheEntries) month_pages.clear();
+      month_pages[cache_key] = content;
+    }
+    return layout_page(c, 200, month + " - " + c.list->address(), content);
   }
 
   struct ArchRow {
@@ -880,7 +977,7 @@ struct App::Impl {
           {"address", l.address()},
           {"enc", percent_encode(l.address())},
           {"role", role},
-          {"members", std::to_string(store.count_members(l))},
+          {"members", std::to_string(member_count(c.db, l))},
           {"held", std::to_string(count(c.db, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id))}});
     }
     mu::data d;
@@ -930,8 +1027,8 @@ struct App::Impl {
     const ListRow& l = *c.list;
     mu::data d;
     d.set("description", l.settings.description);
-    d.set("members", std::to_string(store.count_members(l)));
-    d.set("owners", std::to_string(store.count_members(l, "owner")));
+    d.set("members", std::to_string(member_count(c.db, l)));
+    d.set("owners", std::to_string(member_count(c.db, l, "owner")));
     d.set("held", std::to_string(count(c.db, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id)));
     d.set("pending", std::to_string(count(c.db, "SELECT count(*) FROM subscription_requests WHERE list_id = ?", l.id)));
     d.set("posts", std::to_string(count(c.db, "SELECT count(*) FROM archive WHERE list_id = ?", l.id)));
@@ -1029,7 +1126,9 @@ struct App::Impl {
       like.push_back(ch);
     }
     like += "%";
-    {
+    if (search.empty()) {
+      mp.total = static_cast<std::size_t>(member_count(c.db, *c.list, role));
+    } else {
       SQLite::Statement q(c.db, search.empty()
                                     ? "SELECT count(*) FROM memberships WHERE list_id = ?1 AND role = ?2"
                                     : "SELECT count(*) FROM memberships m JOIN people p ON p.id = m.person_id WHERE "
@@ -1300,8 +1399,8 @@ struct App::Impl {
             {"host", l.host},
             {"created", l.created},
             {"description", l.settings.description},
-            {"members", store.count_members(l)},
-            {"owners", store.count_members(l, "owner")},
+            {"members", member_count(c.db, l)},
+            {"owners", member_count(c.db, l, "owner")},
             {"held", count(c.db, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id)}};
   }
 
@@ -1506,8 +1605,8 @@ struct App::Impl {
   }
 };
 
-App::App(const Config& cfg, const Templates& templates, std::function<void()> wake)
-    : impl_(std::make_unique<Impl>(cfg, templates, std::move(wake))) {
+App::App(const Config& cfg, const Templates& templates, std::function<void()> wake, std::function<void()> wake_delivery)
+    : impl_(std::make_unique<Impl>(cfg, templates, std::move(wake), std::move(wake_delivery))) {
   mime_init();
 }
 App::~App() = default;

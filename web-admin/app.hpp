@@ -29,8 +29,10 @@ constexpr std::size_t kSearchResults = 100;
 
 class App {
  public:
-  // wake_processing: called after a held post was approved (a new spool entry exists).
-  App(const Config& cfg, const Templates& templates, std::function<void()> wake_processing = {});
+  // wake_processing: called after a held post was approved (a new spool entry exists);
+  // wake_delivery: after a notice was queued (confirmation, rejection...).
+  App(const Config& cfg, const Templates& templates, std::function<void()> wake_processing = {},
+      std::function<void()> wake_delivery = {});
   ~App();
   Response handle(const Request& req);
   // active_connections - reported by /metrics (set by the server).

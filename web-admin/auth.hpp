@@ -18,10 +18,10 @@
 
 namespace listd::web {
 
-constexpr std::int64_t kSessionTtl = 7 * 86400;  // seconds a session lives
+constexpr std::int64_t kSessionTtl = std::int64_t{7} * 86400;  // seconds a session lives
 constexpr int kMaxFailuresPerAccount = 5;
 constexpr int kMaxFailuresPerIp = 20;
-constexpr std::int64_t kThrottleWindow = 15 * 60;
+constexpr std::int64_t kThrottleWindow = std::int64_t{15} * 60;
 
 struct Principal {
   std::int64_t person_id = 0;

@@ -1,6 +1,13 @@
 // server.cpp - see server.hpp.
 #include "smtp/asio_prelude.hpp"
 
+// Boost 1.74 recognises C++20 coroutines only under g++; clang (clang-tidy parses this file
+// with it) has them as well. g++ builds are unaffected.
+#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(BOOST_ASIO_HAS_CO_AWAIT)
+#define BOOST_ASIO_HAS_CO_AWAIT 1
+#define BOOST_ASIO_HAS_STD_COROUTINE 1
+#endif
+
 #include "web-admin/server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -31,7 +38,10 @@ using tcp = asio::ip::tcp;
 class HttpService : public Service {
  public:
   explicit HttpService(ServiceContext& ctx)
-      : ctx_(ctx), acceptor_(ctx.ioc), pool_(web::kWebWorkers), app_(ctx.cfg, ctx.templates, ctx.wake_processing) {
+      : ctx_(ctx),
+        acceptor_(ctx.ioc),
+        pool_(web::kWebWorkers),
+        app_(ctx.cfg, ctx.templates, ctx.wake_processing, ctx.wake_delivery) {
     auto& ep = ctx.cfg.http.listen;
     boost::system::error_code ec;
     tcp::endpoint endpoint(asio::ip::make_address(ep.host, ec), ep.port);

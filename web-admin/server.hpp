@@ -19,8 +19,8 @@
 namespace listd {
 
 namespace web {
-constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
-constexpr std::size_t kMaxBodyBytes = 8 * 1024 * 1024;  // bulk member lists fit
+constexpr std::size_t kMaxHeaderBytes = std::size_t{16} * 1024;
+constexpr std::size_t kMaxBodyBytes = std::size_t{8} * 1024 * 1024;  // bulk member lists fit
 constexpr unsigned kMaxRequestsPerConnection = 1000;
 constexpr auto kHeaderTimeout = std::chrono::seconds(10);
 constexpr auto kBodyTimeout = std::chrono::seconds(60);

@@ -2,14 +2,13 @@
 //
 // A job is one outgoing message (data_dir/queue/<file>, LF line ends, rendered once) plus
 // one row per recipient in delivery_recipients. job_create() runs inside the caller's
-// transaction and fills the recipients with one INSERT ... SELECT, so a 100,000-member list
-// is never held in memory. The delivery loop (DeliveryRunner) takes due recipients in
-// batches of relay.max_recipients, hands each batch to a Transport, and commits the result
-// of every batch before taking the next: after a crash only the batch in flight can be
-// repeated (SECURITY P4). The maildir transport writes deterministic file names, so even
-// that repetition replaces files instead of duplicating them.
-// The SMTP transport (smarthost, mx: listd/relay.hpp) implements the same Transport interface,
-// taking waves of batch_limit() recipients that it spreads over its connections.
+// transaction and fills the recipients with INSERT ... SELECT (member jobs in chunks, see
+// kFillChunk), so a 100,000-member list is never held in memory. The delivery loop (DeliveryRunner) takes due
+// recipients in batches of relay.max_recipients, hands each batch to a Transport, and commits the result of every batch
+// before taking the next: after a crash only the batch in flight can be repeated (SECURITY P4). The maildir transport
+// writes deterministic file names, so even that repetition replaces files instead of duplicating them. The SMTP
+// transport (smarthost, mx: listd/relay.hpp) implements the same Transport interface, taking waves of batch_limit()
+// recipients that it spreads over its connections.
 #pragma once
 
 #include <SQLiteCpp/Database.h>
@@ -77,6 +76,13 @@ class MaildirTransport : public Transport {
 std::int64_t job_create_for_members(SQLite::Database& db, const ListRow& list, const std::string& kind,
                                     const std::string& spool_id, const std::string& message_path,
                                     const std::string& envelope_from, const std::string& poster);
+// Member jobs are filled in chunks of kFillChunk recipients: the first inside
+// job_create_for_members, the rest by job_fill_more (own transaction) when the runner runs
+// short. A member who leaves before their chunk is copied does not get the post.
+constexpr int kFillChunk = 5000;
+// job_fill_more - copy the next chunk; false when the job is complete.
+bool job_fill_more(SQLite::Database& db, std::int64_t job);
+
 std::int64_t job_create_for_role(SQLite::Database& db, const ListRow& list, const std::string& kind,
                                  const std::string& spool_id, const std::string& message_path,
                                  const std::string& envelope_from, const std::vector<std::string>& roles);

@@ -66,7 +66,8 @@ class RelayCase(unittest.TestCase):
     def wait_final(self, timeout=20):
         def done():
             rows = self.l.sql("SELECT count(*), sum(state IN ('delivered','failed')) FROM delivery_recipients")
-            return rows and rows[0][0] > 0 and rows[0][0] == rows[0][1]
+            jobs = self.l.sql("SELECT count(*), sum(done) FROM delivery_jobs")
+            return rows[0][0] > 0 and rows[0][0] == rows[0][1] and jobs[0][0] == jobs[0][1]
         wait_for(done, timeout, what="every recipient final\n" + self.l.log()[-2000:])
         return self.states()
 

@@ -106,6 +106,15 @@ struct SmtpTransport::Impl {
   std::vector<Target> smarthost;
   Clock::time_point smarthost_expires{};
 
+  // Destinations found unreachable recently: later waves defer their recipients at once
+  // instead of waiting for the same connect timeouts again.
+  struct Down {
+    Clock::time_point until;
+    std::string reply;
+    bool permanent;
+  };
+  std::map<std::string, Down> down;
+
   // Per wave.
   const std::vector<JobRecipient>* wave = nullptr;
   std::vector<PlannedTransaction> plan;
@@ -114,6 +123,13 @@ struct SmtpTransport::Impl {
 
   explicit Impl(const Config& c) : cfg(c), mx(c.relay.resolver.host, c.relay.resolver.port) {
     if (cfg.relay.tls == RelayTls::verify) tls.set_default_verify_paths();
+  }
+
+  // How long an unreachable destination is skipped: a little less than the first retry delay
+  // (so the retry itself finds it expired), at most a minute.
+  std::chrono::seconds down_for() const {
+    unsigned s = std::min<unsigned>(cfg.relay.retry_initial, 60);
+    return std::chrono::seconds(s > 2 ? s - 2 : 0);
   }
 
   // The smarthost is the only destination: it may use every connection.
@@ -245,6 +261,7 @@ struct SmtpTransport::Impl {
       if (!c) {
         // The destination is unreachable: this and its other waiting transactions wait too.
         d.down = true;
+        down[key] = {Clock::now() + down_for(), why, permanent};
         auto r = permanent ? RecipientResult::failed : RecipientResult::deferred;
         settle(ti, r, why);
         for (auto other : d.pending) settle(other, r, why);
@@ -307,7 +324,12 @@ struct SmtpTransport::Impl {
       if (fresh) {
         std::string why;
         bool permanent = false;
-        it->second.targets = targets_for(plan[ti].domain, why, permanent);
+        if (auto dn = down.find(plan[ti].domain); dn != down.end() && dn->second.until > Clock::now()) {
+          why = dn->second.reply;
+          permanent = dn->second.permanent;
+        } else {
+          it->second.targets = targets_for(plan[ti].domain, why, permanent);
+        }
         if (it->second.targets.empty()) {
           it->second.down = true;
           log_event(LogLevel::warn, "relay-no-route", {{"domain", plan[ti].domain}, {"reply", why}});

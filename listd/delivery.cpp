@@ -288,9 +288,11 @@ std::size_t DeliveryRunner::run_due() {
       continue;
     }
     std::int64_t cursor = 0;
-    while (run_one_batch(job, message, cursor)) ++attempted;
+    while (!(stop_ && *stop_) && run_one_batch(job, message, cursor)) ++attempted;
     finish_job(job.id);
+    if (stop_ && *stop_) break;
   }
+  transport_->pass_done();
   return attempted;
 }
 

@@ -13,6 +13,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -52,6 +53,8 @@ class Transport {
   virtual ~Transport() = default;
   // batch_limit - how many recipients deliver() wants at once (0: relay.max_recipients).
   virtual std::size_t batch_limit() const { return 0; }
+  // pass_done - the runner has nothing due for now (the SMTP relay closes idle connections).
+  virtual void pass_done() {}
   // deliver - one batch of one job; `message` is the job's message (LF). Returns one outcome
   // per recipient, in order. Must not throw for per-recipient trouble.
   virtual std::vector<RecipientOutcome> deliver(const JobInfo& job, const std::string& message,
@@ -97,6 +100,8 @@ class DeliveryRunner {
   DeliveryRunner(const Config& cfg, std::unique_ptr<Transport> transport);
   // run_due - deliver every due recipient; returns how many batches were attempted.
   std::size_t run_due();
+  // stop_on - run_due returns between batches once *flag is set (the daemon's SIGTERM).
+  void stop_on(const std::atomic<bool>* flag) { stop_ = flag; }
   // next_due - unix time of the earliest deferred recipient, 0 if none.
   std::int64_t next_due();
 
@@ -106,6 +111,7 @@ class DeliveryRunner {
   const Config& cfg_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<SQLite::Database> db_;
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 std::unique_ptr<Transport> make_transport(const Config& cfg);

@@ -89,6 +89,7 @@ class Daemon {
   int run() {
     processor_ = std::make_unique<Processor>(cfg_, templates_);
     runner_ = std::make_unique<DeliveryRunner>(cfg_, make_transport(cfg_));
+    runner_->stop_on(&stopping_);
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0 || ::inotify_add_watch(fd, processor_->spool().new_dir().c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
       log_event(LogLevel::warn, "inotify-unavailable", {{"error", std::strerror(errno)}, {"fallback", "1s polling"}});

@@ -348,13 +348,17 @@ struct SmtpTransport::Impl {
     return std::move(outcomes);
   }
 
-  ~Impl() {
+  // close_idle - QUIT every pooled connection (end of a pass, shutdown).
+  void close_idle() {
     for (auto& [k, v] : idle)
       for (auto& i : v) asio::co_spawn(ioc, i.conn->quit(), asio::detached);
     idle.clear();
+    open_count = 0;
     ioc.restart();
-    ioc.run_for(std::chrono::seconds(2));
+    ioc.run_for(std::chrono::seconds(5));
   }
+
+  ~Impl() { close_idle(); }
 };
 
 SmtpTransport::SmtpTransport(const Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
@@ -362,6 +366,10 @@ SmtpTransport::~SmtpTransport() = default;
 
 std::size_t SmtpTransport::batch_limit() const {
   return static_cast<std::size_t>(impl_->cfg.relay.connections) * impl_->cfg.relay.max_recipients;
+}
+
+void SmtpTransport::pass_done() {
+  impl_->close_idle();
 }
 
 std::vector<RecipientOutcome> SmtpTransport::deliver(const JobInfo& job, const std::string& message,

@@ -195,6 +195,10 @@ struct SmtpTransport::Impl {
         {{"host", t.name}, {"addr", t.ep.address().to_string() + ":" + std::to_string(t.ep.port())}, {"reply", reply}});
   }
 
+  // quit_and_release - QUIT in the background; the coroutine frame owns the connection
+  // until the exchange is over (the pool may drop its own reference at once).
+  static awaitable<void> quit_and_release(std::shared_ptr<smtp::Connection> c) { co_await c->quit(); }
+
   void settle(std::size_t ti, RecipientResult r, const std::string& reply) {
     for (auto i : plan[ti].rcpts) outcomes[i] = {r, reply};
   }
@@ -211,7 +215,7 @@ struct SmtpTransport::Impl {
     auto c = idle[key].front().conn;
     idle[key].erase(idle[key].begin());
     --open_count;
-    asio::co_spawn(ioc, c->quit(), asio::detached);
+    asio::co_spawn(ioc, quit_and_release(c), asio::detached);
   }
 
   awaitable<std::shared_ptr<smtp::Connection>> take(const std::string& key, Dest& d, std::string& why,
@@ -351,7 +355,7 @@ struct SmtpTransport::Impl {
   // close_idle - QUIT every pooled connection (end of a pass, shutdown).
   void close_idle() {
     for (auto& [k, v] : idle)
-      for (auto& i : v) asio::co_spawn(ioc, i.conn->quit(), asio::detached);
+      for (auto& i : v) asio::co_spawn(ioc, quit_and_release(i.conn), asio::detached);
     idle.clear();
     open_count = 0;
     ioc.restart();

@@ -68,7 +68,10 @@ class RelayCase(unittest.TestCase):
             rows = self.l.sql("SELECT count(*), sum(state IN ('delivered','failed')) FROM delivery_recipients")
             jobs = self.l.sql("SELECT count(*), sum(done) FROM delivery_jobs")
             return rows[0][0] > 0 and rows[0][0] == rows[0][1] and jobs[0][0] == jobs[0][1]
-        wait_for(done, timeout, what="every recipient final\n" + self.l.log()[-2000:])
+        try:
+            wait_for(done, timeout, what="every recipient final")
+        except AssertionError:
+            raise AssertionError("not final after %ds: %s\n%s" % (timeout, self.states(), self.l.log()[-3000:]))
         return self.states()
 
 

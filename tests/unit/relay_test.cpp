@@ -130,3 +130,21 @@ TEST(Fill, MemberJobInChunks) {
             job);
   EXPECT_EQ(rows(), n + 1);
 }
+
+TEST(RelayConfig, KeysAndErrors) {
+  auto cfg = parse_config(
+      "[relay]\nmode = mx\nper_destination = 2\nauth_user = u\nauth_password = p w\nresolver = 127.0.0.1:5353\n"
+      "mx_port = 2525\ncommand_timeout = 30\n",
+      "/etc/listd/listd.conf");
+  EXPECT_EQ(cfg.relay.mode, RelayMode::mx);
+  EXPECT_EQ(cfg.relay.per_destination, 2u);
+  EXPECT_EQ(cfg.relay.auth_user, "u");
+  EXPECT_EQ(cfg.relay.auth_password, "p w");
+  EXPECT_EQ(cfg.relay.resolver.host, "127.0.0.1");
+  EXPECT_EQ(cfg.relay.resolver.port, 5353);
+  EXPECT_EQ(cfg.relay.mx_port, 2525);
+  EXPECT_EQ(cfg.relay.command_timeout, 30u);
+  EXPECT_THROW(parse_config("[relay]\nresolver = dns.example:53\n", "/x.conf"), ConfigError);
+  EXPECT_THROW(parse_config("[relay]\nmx_port = 0\n", "/x.conf"), ConfigError);
+  EXPECT_THROW(parse_config("[relay]\ncommand_timeout = 0\n", "/x.conf"), ConfigError);
+}

@@ -238,7 +238,15 @@ struct SmtpTransport::Impl {
     for (auto& t : d.targets) {  // in MX preference order; a dead or refusing host: try the next
       auto c = std::make_shared<smtp::Connection>(ioc.get_executor(), tls, options(t.name));
       std::vector<tcp::endpoint> eps(1, t.ep);
-      auto r = co_await c->open(std::move(eps));
+      auto r = co_await c->open(eps);
+      if (!r.ok && r.tls_failed && cfg.relay.tls == RelayTls::opportunistic) {
+        // Opportunistic TLS that fails to negotiate: deliver in plaintext, as Postfix does.
+        log_connect_failed(t, r.reply + " (retrying without TLS)");
+        auto o = options(t.name);
+        o.tls = smtp::TlsPolicy::none;
+        c = std::make_shared<smtp::Connection>(ioc.get_executor(), tls, o);
+        r = co_await c->open(eps);
+      }
       if (r.ok) {
         ++open_count;
         co_return c;

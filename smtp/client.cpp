@@ -121,7 +121,7 @@ awaitable<OpenResult> Connection::hello() {
         try {
           co_await stream_.async_handshake(asio::ssl::stream_base::client, use_awaitable);
         } catch (const boost::system::system_error& e) {
-          co_return OpenResult{false, false, "454 4.7.0 TLS handshake failed: " + e.code().message()};
+          co_return OpenResult{false, false, "454 4.7.0 TLS handshake failed: " + e.code().message(), true};
         }
         tls_ = true;
         // RFC 3207 4.2: forget what was said before TLS, ask again.

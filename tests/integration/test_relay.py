@@ -212,6 +212,24 @@ class StarttlsAndAuth(RelayCase):
         self.assertFalse(any(c.startswith("AUTH") for c in self.server.commands[:idx_tls]))
 
 
+class OpportunisticTlsFallsBack(RelayCase):
+    extra = "tls = opportunistic\n"
+
+    def server_setup(self):
+        # STARTTLS offered, but the server has no certificate: every handshake fails.
+        self.server.starttls = True
+        self.server.tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+
+    def test_failed_handshake_then_plaintext(self):
+        self.l.start()
+        self.post()
+        st = self.wait_final()
+        self.assertEqual(set(st.values()), {"delivered"})
+        self.assertEqual(self.server.tls_sessions, 0)
+        self.assertGreaterEqual(self.server.connections, 2)
+        self.assertIn("retrying without TLS", self.l.log())
+
+
 class TlsRequiredButNotOffered(RelayCase):
     extra = "tls = required\n"
 

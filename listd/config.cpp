@@ -1,6 +1,8 @@
 // config.cpp - see config.hpp.
 #include "listd/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -178,6 +180,9 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
   t["relay.auth_password"] = [](Config& cfg, const Ctx&, const std::string& v) { cfg.relay.auth_password = v; };
   t["relay.resolver"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.relay.resolver = v.empty() ? Endpoint{} : parse_endpoint(c, v);
+    in_addr a{};
+    if (!v.empty() && ::inet_pton(AF_INET, cfg.relay.resolver.host.c_str(), &a) != 1)
+      c.fail("expected a numeric IPv4 ADDRESS:PORT, got '" + v + "'");
   };
   t["relay.mx_port"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.relay.mx_port = static_cast<std::uint16_t>(parse_uint(c, v, 1, 65535));

@@ -63,7 +63,7 @@ struct Config {
     unsigned max_queue_age = 432000;
     RelayTls tls = RelayTls::opportunistic;
     // The SMTP relay (listd/relay.hpp, docs/relay.md).
-    unsigned per_destination = 4;          // connections to one destination (smarthost or MX domain)
+    unsigned per_destination = 4;          // MX mode: connections to one domain (a smarthost gets all)
     std::string auth_user, auth_password;  // AUTH PLAIN/LOGIN to the smarthost; empty = none
     Endpoint resolver;                     // MX mode: DNS server to ask; empty = /etc/resolv.conf
     std::uint16_t mx_port = 25;            // MX mode: port of the MX hosts (tests use a free port)

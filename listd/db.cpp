@@ -208,6 +208,10 @@ CREATE TABLE digest_state (
 ALTER TABLE delivery_jobs ADD COLUMN first_attempt_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE delivery_jobs ADD COLUMN last_progress_ms INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX delivery_recipients_job ON delivery_recipients(job_id, id);
+-- Member jobs are filled in chunks (delivery.cpp job_fill_more): fill_cursor is the last
+-- person id copied into delivery_recipients, -1 once every member is there.
+ALTER TABLE delivery_jobs ADD COLUMN fill_cursor INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE delivery_jobs ADD COLUMN poster TEXT NOT NULL DEFAULT '';
 -- Every recipient whose delivery failed for good (5xx, or 4xx past relay.max_queue_age),
 -- with the reply: the bounce scoring (subscriptions issue) reads this.
 CREATE VIEW delivery_failures AS

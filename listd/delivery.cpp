@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <limits>
 #include <stdexcept>
 #include <system_error>
 
@@ -146,23 +147,84 @@ void set_total(SQLite::Database& db, std::int64_t job, int n) {
 
 }  // namespace
 
+namespace {
+
+// fill_chunk - copy the next chunk of a member job's recipients (person ids after `cursor`)
+// into delivery_recipients, ordered by domain within the chunk; updates total and
+// fill_cursor. Runs inside the caller's transaction. Returns the rows added.
+int fill_chunk(SQLite::Database& db, std::int64_t job, std::int64_t list_id, const std::string& poster,
+               std::int64_t cursor) {
+  static const char* kEligible =
+      " FROM memberships m JOIN people p ON p.id = m.person_id WHERE m.list_id = ?2 AND m.role = 'member' AND "
+      "m.delivery = 'regular' AND m.nomail = 0 AND m.disabled = 0 AND NOT (p.email = ?3 AND m.receive_own = 0) AND "
+      "m.person_id > ?4";
+  // Regular-delivery members, minus nomail/disabled, minus the poster if they opted out of
+  // their own posts (Mailman's receive_own_postings).
+  SQLite::Statement b(db, std::string("SELECT m.person_id") + kEligible + " ORDER BY m.person_id LIMIT 1 OFFSET ?5");
+  b.bind(1, job);
+  b.bind(2, list_id);
+  b.bind(3, poster);
+  b.bind(4, cursor);
+  b.bind(5, kFillChunk - 1);
+  std::int64_t boundary = b.executeStep() ? b.getColumn(0).getInt64() : -1;
+  SQLite::Statement q(db, std::string("INSERT INTO delivery_recipients(job_id, address) SELECT ?1, p.email") +
+                              kEligible + " AND m.person_id <= ?5 ORDER BY substr(p.email, " +
+                              "instr(p.email, '@') + 1), p.email");
+  q.bind(1, job);
+  q.bind(2, list_id);
+  q.bind(3, poster);
+  q.bind(4, cursor);
+  // Both bounds must be plain comparisons so SQLite seeks the primary key range (an OR here
+  // made every chunk scan the rest of the list: quadratic at 1,000,000 members).
+  q.bind(5, boundary < 0 ? std::numeric_limits<std::int64_t>::max() : boundary);
+  int n = q.exec();
+  SQLite::Statement u(db,
+                      "UPDATE delivery_jobs SET total = total + ?1, fill_cursor = ?2, done = (?2 < 0 AND total + ?1 = "
+                      "0) WHERE id = ?3");
+  u.bind(1, n);
+  u.bind(2, boundary);
+  u.bind(3, job);
+  u.exec();
+  return n;
+}
+
+}  // namespace
+
 std::int64_t job_create_for_members(SQLite::Database& db, const ListRow& list, const std::string& kind,
                                     const std::string& spool_id, const std::string& message_path,
                                     const std::string& envelope_from, const std::string& poster) {
   if (auto id = existing_job(db, spool_id, kind)) return *id;
   auto job = insert_job(db, &list, kind, spool_id, message_path, envelope_from);
-  // Regular-delivery members, minus nomail/disabled, minus the poster if they opted out of
-  // their own posts (Mailman's receive_own_postings).
-  SQLite::Statement q(db,
-                      "INSERT INTO delivery_recipients(job_id, address) SELECT ?1, p.email FROM memberships m JOIN "
-                      "people p ON p.id = m.person_id WHERE m.list_id = ?2 AND m.role = 'member' AND m.delivery = "
-                      "'regular' AND m.nomail = 0 AND m.disabled = 0 AND NOT (p.email = ?3 AND m.receive_own = 0) "
-                      "ORDER BY substr(p.email, instr(p.email, '@') + 1), p.email");
-  q.bind(1, job);
-  q.bind(2, list.id);
-  q.bind(3, poster);
-  set_total(db, job, q.exec());
+  SQLite::Statement p(db, "UPDATE delivery_jobs SET poster = ? WHERE id = ?");
+  p.bind(1, poster);
+  p.bind(2, job);
+  p.exec();
+  // Only the first chunk now, so a 1,000,000-member post is accepted (and its first
+  // recipients reached) in milliseconds; the runner copies the rest as it goes.
+  fill_chunk(db, job, list.id, poster, 0);
   return job;
+}
+
+bool job_fill_more(SQLite::Database& db, std::int64_t job) {
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db, "SELECT list_id, poster, fill_cursor FROM delivery_jobs WHERE id = ?");
+  q.bind(1, job);
+  if (!q.executeStep() || q.getColumn(2).getInt64() < 0) return false;
+  if (q.getColumn(0).isNull()) {  // the list was deleted meanwhile: nothing more to copy
+    q.reset();
+    SQLite::Statement u(db, "UPDATE delivery_jobs SET fill_cursor = -1 WHERE id = ?");
+    u.bind(1, job);
+    u.exec();
+    tx.commit();
+    return false;
+  }
+  auto list_id = q.getColumn(0).getInt64();
+  auto poster = q.getColumn(1).getString();
+  auto cursor = q.getColumn(2).getInt64();
+  q.reset();
+  fill_chunk(db, job, list_id, poster, cursor);
+  tx.commit();
+  return true;
 }
 
 std::int64_t job_create_for_role(SQLite::Database& db, const ListRow& list, const std::string& kind,
@@ -235,9 +297,11 @@ std::size_t DeliveryRunner::run_due() {
       continue;
     }
     std::int64_t cursor = 0;
-    while (run_one_batch(job, message, cursor)) ++attempted;
+    while (!(stop_ && *stop_) && run_one_batch(job, message, cursor)) ++attempted;
     finish_job(job.id);
+    if (stop_ && *stop_) break;
   }
+  transport_->pass_done();
   return attempted;
 }
 
@@ -259,6 +323,7 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
     while (q.executeStep())
       batch.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getInt()});
   }
+  if (batch.size() < limit && job_fill_more(*db_, job.id)) return run_one_batch(job, message, cursor);
   if (batch.empty()) return false;
   cursor = batch.back().id;
   auto started = now_ms();
@@ -322,10 +387,10 @@ void DeliveryRunner::finish_job(std::int64_t job_id) {
       "UPDATE delivery_jobs SET delivered = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
       "AND state = 'delivered'), deferred = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
       "AND state = 'deferred'), failed = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
-      "AND state = 'failed') WHERE id = ?1 RETURNING total, delivered + failed, message_path, kind");
+      "AND state = 'failed') WHERE id = ?1 RETURNING total, delivered + failed, message_path, kind, fill_cursor");
   q.bind(1, job_id);
   if (!q.executeStep()) return;
-  bool done = q.getColumn(0).getInt64() == q.getColumn(1).getInt64();
+  bool done = q.getColumn(0).getInt64() == q.getColumn(1).getInt64() && q.getColumn(4).getInt64() < 0;
   std::string path = q.getColumn(2).getString();
   std::string kind = q.getColumn(3).getString();
   q.reset();

@@ -2,18 +2,18 @@
 //
 // A job is one outgoing message (data_dir/queue/<file>, LF line ends, rendered once) plus
 // one row per recipient in delivery_recipients. job_create() runs inside the caller's
-// transaction and fills the recipients with one INSERT ... SELECT, so a 100,000-member list
-// is never held in memory. The delivery loop (DeliveryRunner) takes due recipients in
-// batches of relay.max_recipients, hands each batch to a Transport, and commits the result
-// of every batch before taking the next: after a crash only the batch in flight can be
-// repeated (SECURITY P4). The maildir transport writes deterministic file names, so even
-// that repetition replaces files instead of duplicating them.
-// The SMTP transport (smarthost, mx: listd/relay.hpp) implements the same Transport interface,
-// taking waves of batch_limit() recipients that it spreads over its connections.
+// transaction and fills the recipients with INSERT ... SELECT (member jobs in chunks, see
+// kFillChunk), so a 100,000-member list is never held in memory. The delivery loop (DeliveryRunner) takes due
+// recipients in batches of relay.max_recipients, hands each batch to a Transport, and commits the result of every batch
+// before taking the next: after a crash only the batch in flight can be repeated (SECURITY P4). The maildir transport
+// writes deterministic file names, so even that repetition replaces files instead of duplicating them. The SMTP
+// transport (smarthost, mx: listd/relay.hpp) implements the same Transport interface, taking waves of batch_limit()
+// recipients that it spreads over its connections.
 #pragma once
 
 #include <SQLiteCpp/Database.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -53,6 +53,8 @@ class Transport {
   virtual ~Transport() = default;
   // batch_limit - how many recipients deliver() wants at once (0: relay.max_recipients).
   virtual std::size_t batch_limit() const { return 0; }
+  // pass_done - the runner has nothing due for now (the SMTP relay closes idle connections).
+  virtual void pass_done() {}
   // deliver - one batch of one job; `message` is the job's message (LF). Returns one outcome
   // per recipient, in order. Must not throw for per-recipient trouble.
   virtual std::vector<RecipientOutcome> deliver(const JobInfo& job, const std::string& message,
@@ -77,6 +79,13 @@ class MaildirTransport : public Transport {
 std::int64_t job_create_for_members(SQLite::Database& db, const ListRow& list, const std::string& kind,
                                     const std::string& spool_id, const std::string& message_path,
                                     const std::string& envelope_from, const std::string& poster);
+// Member jobs are filled in chunks of kFillChunk recipients: the first inside
+// job_create_for_members, the rest by job_fill_more (own transaction) when the runner runs
+// short. A member who leaves before their chunk is copied does not get the post.
+constexpr int kFillChunk = 5000;
+// job_fill_more - copy the next chunk; false when the job is complete.
+bool job_fill_more(SQLite::Database& db, std::int64_t job);
+
 std::int64_t job_create_for_role(SQLite::Database& db, const ListRow& list, const std::string& kind,
                                  const std::string& spool_id, const std::string& message_path,
                                  const std::string& envelope_from, const std::vector<std::string>& roles);
@@ -91,6 +100,8 @@ class DeliveryRunner {
   DeliveryRunner(const Config& cfg, std::unique_ptr<Transport> transport);
   // run_due - deliver every due recipient; returns how many batches were attempted.
   std::size_t run_due();
+  // stop_on - run_due returns between batches once *flag is set (the daemon's SIGTERM).
+  void stop_on(const std::atomic<bool>* flag) { stop_ = flag; }
   // next_due - unix time of the earliest deferred recipient, 0 if none.
   std::int64_t next_due();
 
@@ -100,6 +111,7 @@ class DeliveryRunner {
   const Config& cfg_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<SQLite::Database> db_;
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 std::unique_ptr<Transport> make_transport(const Config& cfg);

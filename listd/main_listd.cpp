@@ -97,6 +97,7 @@ class Daemon {
   int run() {
     processor_ = std::make_unique<Processor>(cfg_, templates_);
     runner_ = std::make_unique<DeliveryRunner>(cfg_, make_transport(cfg_));
+    runner_->stop_on(&stopping_);
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     // spool/new: new mail to process. queue/: a job file renamed in by another process
     // (listctl's notices and digests) means new delivery work.

@@ -106,6 +106,15 @@ struct SmtpTransport::Impl {
   std::vector<Target> smarthost;
   Clock::time_point smarthost_expires{};
 
+  // Destinations found unreachable recently: later waves defer their recipients at once
+  // instead of waiting for the same connect timeouts again.
+  struct Down {
+    Clock::time_point until;
+    std::string reply;
+    bool permanent;
+  };
+  std::map<std::string, Down> down;
+
   // Per wave.
   const std::vector<JobRecipient>* wave = nullptr;
   std::vector<PlannedTransaction> plan;
@@ -114,6 +123,13 @@ struct SmtpTransport::Impl {
 
   explicit Impl(const Config& c) : cfg(c), mx(c.relay.resolver.host, c.relay.resolver.port) {
     if (cfg.relay.tls == RelayTls::verify) tls.set_default_verify_paths();
+  }
+
+  // How long an unreachable destination is skipped: a little less than the first retry delay
+  // (so the retry itself finds it expired), at most a minute.
+  std::chrono::seconds down_for() const {
+    unsigned s = std::min<unsigned>(cfg.relay.retry_initial, 60);
+    return std::chrono::seconds(s > 2 ? s - 2 : 0);
   }
 
   // The smarthost is the only destination: it may use every connection.
@@ -179,6 +195,10 @@ struct SmtpTransport::Impl {
         {{"host", t.name}, {"addr", t.ep.address().to_string() + ":" + std::to_string(t.ep.port())}, {"reply", reply}});
   }
 
+  // quit_and_release - QUIT in the background; the coroutine frame owns the connection
+  // until the exchange is over (the pool may drop its own reference at once).
+  static awaitable<void> quit_and_release(std::shared_ptr<smtp::Connection> c) { co_await c->quit(); }
+
   void settle(std::size_t ti, RecipientResult r, const std::string& reply) {
     for (auto i : plan[ti].rcpts) outcomes[i] = {r, reply};
   }
@@ -195,7 +215,7 @@ struct SmtpTransport::Impl {
     auto c = idle[key].front().conn;
     idle[key].erase(idle[key].begin());
     --open_count;
-    asio::co_spawn(ioc, c->quit(), asio::detached);
+    asio::co_spawn(ioc, quit_and_release(c), asio::detached);
   }
 
   awaitable<std::shared_ptr<smtp::Connection>> take(const std::string& key, Dest& d, std::string& why,
@@ -218,7 +238,15 @@ struct SmtpTransport::Impl {
     for (auto& t : d.targets) {  // in MX preference order; a dead or refusing host: try the next
       auto c = std::make_shared<smtp::Connection>(ioc.get_executor(), tls, options(t.name));
       std::vector<tcp::endpoint> eps(1, t.ep);
-      auto r = co_await c->open(std::move(eps));
+      auto r = co_await c->open(eps);
+      if (!r.ok && r.tls_failed && cfg.relay.tls == RelayTls::opportunistic) {
+        // Opportunistic TLS that fails to negotiate: deliver in plaintext, as Postfix does.
+        log_connect_failed(t, r.reply + " (retrying without TLS)");
+        auto o = options(t.name);
+        o.tls = smtp::TlsPolicy::none;
+        c = std::make_shared<smtp::Connection>(ioc.get_executor(), tls, o);
+        r = co_await c->open(eps);
+      }
       if (r.ok) {
         ++open_count;
         co_return c;
@@ -245,6 +273,7 @@ struct SmtpTransport::Impl {
       if (!c) {
         // The destination is unreachable: this and its other waiting transactions wait too.
         d.down = true;
+        down[key] = {Clock::now() + down_for(), why, permanent};
         auto r = permanent ? RecipientResult::failed : RecipientResult::deferred;
         settle(ti, r, why);
         for (auto other : d.pending) settle(other, r, why);
@@ -307,7 +336,12 @@ struct SmtpTransport::Impl {
       if (fresh) {
         std::string why;
         bool permanent = false;
-        it->second.targets = targets_for(plan[ti].domain, why, permanent);
+        if (auto dn = down.find(plan[ti].domain); dn != down.end() && dn->second.until > Clock::now()) {
+          why = dn->second.reply;
+          permanent = dn->second.permanent;
+        } else {
+          it->second.targets = targets_for(plan[ti].domain, why, permanent);
+        }
         if (it->second.targets.empty()) {
           it->second.down = true;
           log_event(LogLevel::warn, "relay-no-route", {{"domain", plan[ti].domain}, {"reply", why}});
@@ -326,13 +360,17 @@ struct SmtpTransport::Impl {
     return std::move(outcomes);
   }
 
-  ~Impl() {
+  // close_idle - QUIT every pooled connection (end of a pass, shutdown).
+  void close_idle() {
     for (auto& [k, v] : idle)
-      for (auto& i : v) asio::co_spawn(ioc, i.conn->quit(), asio::detached);
+      for (auto& i : v) asio::co_spawn(ioc, quit_and_release(i.conn), asio::detached);
     idle.clear();
+    open_count = 0;
     ioc.restart();
-    ioc.run_for(std::chrono::seconds(2));
+    ioc.run_for(std::chrono::seconds(5));
   }
+
+  ~Impl() { close_idle(); }
 };
 
 SmtpTransport::SmtpTransport(const Config& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
@@ -340,6 +378,10 @@ SmtpTransport::~SmtpTransport() = default;
 
 std::size_t SmtpTransport::batch_limit() const {
   return static_cast<std::size_t>(impl_->cfg.relay.connections) * impl_->cfg.relay.max_recipients;
+}
+
+void SmtpTransport::pass_done() {
+  impl_->close_idle();
 }
 
 std::vector<RecipientOutcome> SmtpTransport::deliver(const JobInfo& job, const std::string& message,

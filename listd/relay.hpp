@@ -39,6 +39,7 @@ class SmtpTransport : public Transport {
   explicit SmtpTransport(const Config& cfg);
   ~SmtpTransport() override;
   std::size_t batch_limit() const override;
+  void pass_done() override;  // QUIT every pooled connection
   std::vector<RecipientOutcome> deliver(const JobInfo& job, const std::string& message,
                                         const std::vector<JobRecipient>& batch) override;
 

@@ -78,7 +78,8 @@ awaitable<OpenResult> Connection::open(std::vector<asio::ip::tcp::endpoint> addr
   }
   if (!connected) co_return res;
   alive_ = true;
-  sock.set_option(asio::ip::tcp::no_delay(true));
+  boost::system::error_code nd;
+  sock.set_option(asio::ip::tcp::no_delay(true), nd);  // RFC 2920 groups must not wait for Nagle
   try {
     res = co_await hello();
   } catch (const boost::system::system_error& e) {
@@ -106,7 +107,9 @@ awaitable<OpenResult> Connection::hello() {
     if (ext_.starttls) {
       Reply s = co_await command("STARTTLS\r\n", kOther);
       if (s.code == 220) {
-        if (!opts_.tls_server_name.empty())
+        boost::system::error_code is_ip;
+        asio::ip::make_address(opts_.tls_server_name, is_ip);
+        if (!opts_.tls_server_name.empty() && is_ip)  // SNI carries host names only (RFC 6066 3)
           SSL_set_tlsext_host_name(stream_.native_handle(), opts_.tls_server_name.c_str());
         if (opts_.tls == TlsPolicy::verify) {
           stream_.set_verify_mode(asio::ssl::verify_peer);
@@ -118,7 +121,7 @@ awaitable<OpenResult> Connection::hello() {
         try {
           co_await stream_.async_handshake(asio::ssl::stream_base::client, use_awaitable);
         } catch (const boost::system::system_error& e) {
-          co_return OpenResult{false, false, "454 4.7.0 TLS handshake failed: " + e.code().message()};
+          co_return OpenResult{false, false, "454 4.7.0 TLS handshake failed: " + e.code().message(), true};
         }
         tls_ = true;
         // RFC 3207 4.2: forget what was said before TLS, ask again.

@@ -38,8 +38,9 @@ struct ClientOptions {
 
 struct OpenResult {
   bool ok = false;
-  bool permanent = false;  // 5xx at greeting/EHLO/AUTH: do not retry this host soon
-  std::string reply;       // why it failed ("421 ...", "451 4.4.1 connect: ...")
+  bool permanent = false;   // 5xx at greeting/EHLO/AUTH: do not retry this host soon
+  std::string reply;        // why it failed ("421 ...", "451 4.4.1 connect: ...")
+  bool tls_failed = false;  // the STARTTLS handshake failed (the caller may retry in plaintext)
 };
 
 // Body - a job's message in both wire forms (smtp/wire.hpp), rendered once, shared.

@@ -41,20 +41,19 @@ class RelayCase(unittest.TestCase):
     members = ()
 
     def setUp(self):
+        # Cleanups are registered as each piece starts, so a failing setUp leaves nothing behind.
         self.server = SmtpTestServer()
         if self.server_setup:
             self.server_setup()
         self.server.start()
+        self.addCleanup(self.server.stop)
         tls = "" if "tls =" in self.extra else "tls = none\n"
         self.l = Listd("host = 127.0.0.1:%d\nretry_initial = 1\nretry_max = 1\n%s%s" %
                        (self.server.port, tls, self.extra), relay_mode=self.relay_mode)
+        self.addCleanup(self.l.cleanup)
         self.l.demo()
         if self.members:
             self.l.listctl("members", LIST, "add", *self.members, check=True)
-
-    def tearDown(self):
-        self.l.cleanup()
-        self.server.stop()
 
     def post(self):
         p = self.l.listctl("inject", LIST, "--sender", "ana@mired.org", stdin=POST)
@@ -66,8 +65,12 @@ class RelayCase(unittest.TestCase):
     def wait_final(self, timeout=20):
         def done():
             rows = self.l.sql("SELECT count(*), sum(state IN ('delivered','failed')) FROM delivery_recipients")
-            return rows and rows[0][0] > 0 and rows[0][0] == rows[0][1]
-        wait_for(done, timeout, what="every recipient final\n" + self.l.log()[-2000:])
+            jobs = self.l.sql("SELECT count(*), sum(done) FROM delivery_jobs")
+            return rows[0][0] > 0 and rows[0][0] == rows[0][1] and jobs[0][0] == jobs[0][1]
+        try:
+            wait_for(done, timeout, what="every recipient final")
+        except AssertionError:
+            raise AssertionError("not final after %ds: %s\n%s" % (timeout, self.states(), self.l.log()[-3000:]))
         return self.states()
 
 
@@ -182,6 +185,7 @@ class StarttlsAndAuth(RelayCase):
 
     def server_setup(self):
         self.tmp = tempfile.mkdtemp(prefix="relay-tls-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         key, crt = os.path.join(self.tmp, "k.pem"), os.path.join(self.tmp, "c.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
                         "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
@@ -192,9 +196,7 @@ class StarttlsAndAuth(RelayCase):
         self.server.auth = ("relayuser", "s3cret pass")
         self.extra = self.extra + "tls = required\n"
 
-    def tearDown(self):
-        super().tearDown()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+
 
     def test_required_tls_then_auth_plain(self):
         self.l.start()
@@ -206,6 +208,24 @@ class StarttlsAndAuth(RelayCase):
         idx_tls = self.server.commands.index("STARTTLS")
         self.assertTrue(any(c.startswith("AUTH PLAIN") for c in self.server.commands[idx_tls:]))
         self.assertFalse(any(c.startswith("AUTH") for c in self.server.commands[:idx_tls]))
+
+
+class OpportunisticTlsFallsBack(RelayCase):
+    extra = "tls = opportunistic\n"
+
+    def server_setup(self):
+        # STARTTLS offered, but the server has no certificate: every handshake fails.
+        self.server.starttls = True
+        self.server.tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+
+    def test_failed_handshake_then_plaintext(self):
+        self.l.start()
+        self.post()
+        st = self.wait_final()
+        self.assertEqual(set(st.values()), {"delivered"})
+        self.assertEqual(self.server.tls_sessions, 0)
+        self.assertGreaterEqual(self.server.connections, 2)
+        self.assertIn("retrying without TLS", self.l.log())
 
 
 class TlsRequiredButNotOffered(RelayCase):
@@ -238,6 +258,7 @@ class MxMode(RelayCase):
              "--mx-host=mired.org,mx.mired.org,10", "--host-record=mx.mired.org,127.0.0.1",
              "--local=/test/", "--local=/org/"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(self._stop_dns)
         time.sleep(0.3)
         if self.dns.poll() is not None:
             self.fail("dnsmasq did not start: " + self.dns.stderr.read().decode())
@@ -245,10 +266,13 @@ class MxMode(RelayCase):
         self.server.port = free_port()
         self.extra = "resolver = 127.0.0.1:%d\nmx_port = %d\n" % (self.dns_port, self.server.port)
 
-    def tearDown(self):
-        super().tearDown()
+    def _stop_dns(self):
         self.dns.terminate()
-        self.dns.wait(5)
+        try:
+            self.dns.wait(5)
+        except subprocess.TimeoutExpired:
+            self.dns.kill()
+            self.dns.wait()
         self.dns.stderr.close()
 
     def test_mx_priorities_fallback_and_nxdomain(self):

@@ -1,9 +1,14 @@
 // relay_test.cpp - the relay's pure parts: transaction planning (grouping by domain, the
-// max_recipients cut, VERP), the VERP sender and the retry backoff schedule.
+// max_recipients cut, VERP), the VERP sender and the retry backoff schedule; and the chunked
+// copy of a member job's recipients on a real SQLite file.
+#include <SQLiteCpp/Transaction.h>
 #include <gtest/gtest.h>
 
+#include "listd/db.hpp"
 #include "listd/delivery.hpp"
 #include "listd/relay.hpp"
+#include "listd/store.hpp"
+#include "test_util.hpp"
 
 using namespace listd;
 
@@ -87,4 +92,59 @@ TEST(Backoff, DoublesUpToTheCap) {
   EXPECT_EQ(backoff_delay(4, 300, 3600), 3600);
   EXPECT_EQ(backoff_delay(60, 300, 3600), 3600);
   EXPECT_EQ(backoff_delay(0, 1, 1), 1);
+}
+
+// Member jobs are copied into delivery_recipients in chunks of kFillChunk: the first with
+// the job, the rest by job_fill_more; total follows, and the job is complete only at the end.
+TEST(Fill, MemberJobInChunks) {
+  test::TempDir dir;
+  auto db = db_open(dir.path() / "listd.db", true);
+  Store store(*db);
+  auto l = store.create_list("big", "lists.mired.org", "owner@mired.org");
+  std::vector<std::string> emails;
+  const int n = 2 * kFillChunk + 123;
+  for (int i = 0; i < n; ++i) emails.push_back("u" + std::to_string(i) + "@d" + std::to_string(i % 9) + ".org");
+  emails.push_back("poster@mired.org");
+  store.add_members(l, emails);
+  auto rows = [&] { return db->execAndGet("SELECT count(*) FROM delivery_recipients").getInt(); };
+  auto total = [&] { return db->execAndGet("SELECT total FROM delivery_jobs").getInt(); };
+  std::int64_t job = 0;
+  {
+    SQLite::Transaction tx(*db);
+    job = job_create_for_members(*db, l, "post", "spool-1", "queue/x", "big-bounces@lists.mired.org", "nobody@x.org");
+    tx.commit();
+  }
+  EXPECT_EQ(rows(), kFillChunk);
+  EXPECT_EQ(total(), kFillChunk);
+  EXPECT_TRUE(job_fill_more(*db, job));
+  EXPECT_EQ(rows(), 2 * kFillChunk);
+  EXPECT_TRUE(job_fill_more(*db, job));
+  EXPECT_EQ(rows(), n + 1);
+  EXPECT_EQ(total(), n + 1);
+  EXPECT_FALSE(job_fill_more(*db, job));
+  EXPECT_EQ(db->execAndGet("SELECT count(DISTINCT address) FROM delivery_recipients").getInt(), n + 1);
+  EXPECT_EQ(db->execAndGet("SELECT fill_cursor FROM delivery_jobs").getInt(), -1);
+  // the same spool id again: the same job, nothing copied twice
+  SQLite::Transaction tx(*db);
+  EXPECT_EQ(job_create_for_members(*db, l, "post", "spool-1", "queue/x", "big-bounces@lists.mired.org", "x@y.org"),
+            job);
+  EXPECT_EQ(rows(), n + 1);
+}
+
+TEST(RelayConfig, KeysAndErrors) {
+  auto cfg = parse_config(
+      "[relay]\nmode = mx\nper_destination = 2\nauth_user = u\nauth_password = p w\nresolver = 127.0.0.1:5353\n"
+      "mx_port = 2525\ncommand_timeout = 30\n",
+      "/etc/listd/listd.conf");
+  EXPECT_EQ(cfg.relay.mode, RelayMode::mx);
+  EXPECT_EQ(cfg.relay.per_destination, 2u);
+  EXPECT_EQ(cfg.relay.auth_user, "u");
+  EXPECT_EQ(cfg.relay.auth_password, "p w");
+  EXPECT_EQ(cfg.relay.resolver.host, "127.0.0.1");
+  EXPECT_EQ(cfg.relay.resolver.port, 5353);
+  EXPECT_EQ(cfg.relay.mx_port, 2525);
+  EXPECT_EQ(cfg.relay.command_timeout, 30u);
+  EXPECT_THROW(parse_config("[relay]\nresolver = dns.example:53\n", "/x.conf"), ConfigError);
+  EXPECT_THROW(parse_config("[relay]\nmx_port = 0\n", "/x.conf"), ConfigError);
+  EXPECT_THROW(parse_config("[relay]\ncommand_timeout = 0\n", "/x.conf"), ConfigError);
 }

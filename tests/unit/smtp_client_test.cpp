@@ -37,6 +37,10 @@ struct ReplyRow {
   std::size_t last_lines;  // lines of the last reply
 };
 
+void PrintTo(const ReplyRow& r, std::ostream* os) {
+  *os << r.name;
+}
+
 class Replies : public ::testing::TestWithParam<ReplyRow> {};
 
 TEST_P(Replies, WholeBytewiseAndEverySplit) {
@@ -251,6 +255,10 @@ struct WireRow {
   const char* name;
   std::string in, data, bdat;
 };
+
+void PrintTo(const WireRow& r, std::ostream* os) {
+  *os << r.name;
+}
 
 class Wire : public ::testing::TestWithParam<WireRow> {};
 

@@ -64,6 +64,7 @@ class Listd:
         self.config = os.path.join(self.root, "listd.conf")
         listener_text, self.ports = listeners_config(**(listeners or {}))
         self.smtp_port, self.lmtp_port = self.ports["smtp"], self.ports["lmtp"]
+        self.http_port = self.ports["http"]
         # user: who listd drops to when started as root (default: stay root for test rigs).
         user = user or ("root" if os.geteuid() == 0 else os.environ.get("USER", "listd"))
         if extra_config and not extra_config.endswith("\n"):

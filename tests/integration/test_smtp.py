@@ -153,6 +153,8 @@ class GoodClients(SmtpTest):
 
     def test_lmtp_one_reply_per_recipient(self):
         self.l.listctl("newlist", "otra@lists.mired.org", "--owner", "bob@mired.org", "--quiet", check=True)
+        # otra has no members and takes non-member posts (no held-post notice to its owner).
+        self.l.listctl("settings", "otra@lists.mired.org", "nonmember_action", "accept", check=True)
         r = Raw(self.l.lmtp_port)
         self.addCleanup(r.close)
         self.assertEqual(r.reply()[1][0], "220 lists.mired.org LMTP listd ready")

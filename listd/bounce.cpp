@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <memory>
 #include <regex>
 #include <sstream>
@@ -276,7 +277,10 @@ std::string bounce_record(const Config& cfg, SQLite::Database& db, const Templat
     }
   }
   if (last_day == today) return b.address + ": already counted today (score " + std::to_string(score) + ")";
-  if (last_day >= 0 && today - last_day > s.stale_days) score = 0;  // old bounces no longer count
+  // Decay: the score halves for every bounce_stale_days without a bounce (a half-life), so
+  // old trouble fades instead of adding up forever.
+  if (last_day >= 0 && s.stale_days > 0) score *= std::pow(0.5, static_cast<double>(today - last_day) / s.stale_days);
+  if (score < 0.05) score = 0;
   score += b.permanent ? 1.0 : 0.5;
   {
     SQLite::Statement q(

@@ -10,8 +10,8 @@
 // The VERP address (NAME-bounces+user=domain@) names the recipient independently; the caller
 // passes it as `verp_address` and it wins when the body names nobody.
 // Scoring (Mailman's model): a permanent bounce adds 1.0, a temporary one 0.5, at most once
-// per member per day; a score older than `bounce_stale_days` restarts; at
-// `bounce_threshold` delivery is disabled and the member warned; after `bounce_warnings`
+// per member per day; the score decays, halving for every `bounce_stale_days` without a
+// bounce; at `bounce_threshold` delivery is disabled and the member warned; after `bounce_warnings`
 // warnings `bounce_warning_interval` days apart the member is removed; owners are told.
 #pragma once
 

@@ -61,14 +61,14 @@ std::string toc(const std::vector<DigestItem>& items) {
 }  // namespace
 
 std::string digest_build_mime(const ListRow& list, int volume, int issue, const std::vector<DigestItem>& items,
-                              const std::string& footer, const std::string& boundary_seed) {
+                              const std::string& header, const std::string& footer, const std::string& boundary_seed) {
   std::string outer = "=_digest_outer_" + boundary_seed, inner = "=_digest_inner_" + boundary_seed;
   std::string t = title(list, volume, issue);
   std::string out = headers(list, t, "multipart/mixed; boundary=\"" + outer + "\"");
   out += "\nThis is a MIME digest.\n\n--" + outer +
          "\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\nContent-Description: " + t +
-         "\n\nSend " + list.name + " mailing list submissions to\n\t" + list.address() + "\n\n" + toc(items) + "\n--" +
-         outer + "\nContent-Type: multipart/digest; boundary=\"" + inner + "\"\n\n";
+         "\n\n" + header + "\n" + toc(items) + "\n--" + outer + "\nContent-Type: multipart/digest; boundary=\"" +
+         inner + "\"\n\n";
   for (auto& it : items) {
     out += "--" + inner + "\nContent-Type: message/rfc822\n\n" + it.message;
     if (!it.message.empty() && it.message.back() != '\n') out += "\n";
@@ -82,12 +82,11 @@ std::string digest_build_mime(const ListRow& list, int volume, int issue, const 
 }
 
 std::string digest_build_plain(const ListRow& list, int volume, int issue, const std::vector<DigestItem>& items,
-                               const std::string& footer) {
+                               const std::string& header, const std::string& footer) {
   const std::string sep30(30, '-'), sep70(70, '-');
   std::string t = title(list, volume, issue);
   std::string out = headers(list, t, "text/plain; charset=utf-8") + "Content-Transfer-Encoding: 8bit\n\n";
-  out += "Send " + list.name + " mailing list submissions to\n\t" + list.address() + "\n\n" + toc(items) + "\n" +
-         sep70 + "\n";
+  out += header + "\n" + toc(items) + "\n" + sep70 + "\n";
   for (auto& it : items) {
     out +=
         "\nDate: " + one_line(it.date) + "\nFrom: " + one_line(it.from) + "\nSubject: " + one_line(it.subject) + "\n\n";
@@ -173,14 +172,15 @@ std::size_t digest_send(const Config& cfg, SQLite::Database& db, const Templates
                     {"list_host", list.host},
                     {"list_address", list.address()},
                     {"list_url", cfg.base_url + "/lists/" + list.address()}};
+  std::string header = templates.render("mail/digest-header.txt", vars);
   std::string footer = templates.render("mail/digest-footer.txt", vars);
   std::string seed = random_hex(8);
   struct Flavour {
     const char* delivery;
     std::string message;
   };
-  Flavour flavours[] = {{"digest_mime", digest_build_mime(list, volume, issue, items, footer, seed)},
-                        {"digest_plain", digest_build_plain(list, volume, issue, items, footer)}};
+  Flavour flavours[] = {{"digest_mime", digest_build_mime(list, volume, issue, items, header, footer, seed)},
+                        {"digest_plain", digest_build_plain(list, volume, issue, items, header, footer)}};
   for (auto& f : flavours) {
     std::vector<std::string> rcpts;
     SQLite::Statement q(db,

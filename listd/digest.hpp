@@ -45,9 +45,10 @@ struct DigestItem {
 };
 
 // Pure builders (tested directly).
+// `header` and `footer` are the rendered mail/digest-header.txt and mail/digest-footer.txt.
 std::string digest_build_mime(const ListRow& list, int volume, int issue, const std::vector<DigestItem>& items,
-                              const std::string& footer, const std::string& boundary_seed);
+                              const std::string& header, const std::string& footer, const std::string& boundary_seed);
 std::string digest_build_plain(const ListRow& list, int volume, int issue, const std::vector<DigestItem>& items,
-                               const std::string& footer);
+                               const std::string& header, const std::string& footer);
 
 }  // namespace listd

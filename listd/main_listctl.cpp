@@ -262,7 +262,9 @@ int run_listctl(int argc, char** argv) {
   std::vector<std::string> m_emails;
   auto* members = app.add_subcommand("members", "list, add or remove members");
   members->add_option("LIST@HOST", m_addr)->required();
-  members->add_option("ACTION", m_action)->required()->check(CLI::IsMember({"list", "add", "remove"}));
+  members->add_option("ACTION", m_action)
+      ->required()
+      ->check(CLI::IsMember({"list", "add", "remove", "invite", "subscribe"}));
   members->add_option("EMAIL", m_emails);
   members->add_option("--file", m_file, "one address a line ('-' for stdin)");
   std::string m_delivery;
@@ -393,6 +395,20 @@ int run_listctl(int argc, char** argv) {
     }
     auto emails = addresses_from(m_emails, m_file);
     if (emails.empty()) throw Failure{EX_USAGE_, "no addresses given (EMAIL... or --file F)"};
+    if (m_action == "invite" || m_action == "subscribe") {
+      // The email path: invite = the owner invites (the invitee confirms); subscribe = as if
+      // the person had asked (the list's policy applies: confirmation, moderation...).
+      Templates t(cfg.templates_dir, cfg.data_dir / "templates");
+      Subscriptions subs(cfg, *db, t);
+      int bad = 0;
+      for (auto& e : emails) {
+        auto r = m_action == "invite" ? subs.invite(l, e) : subs.request_subscribe(l, e, "cli");
+        std::cout << e << ": " << to_string(r.status) << "\n";
+        bad += r.status == SubStatus::invalid_address ? 1 : 0;
+      }
+      wake_delivery(cfg);
+      return bad ? EX_DATAERR_ : EX_OK_;
+    }
     if (m_action == "add") {
       auto r = store.add_members(l, emails, m_role);
       if (!r.bad.empty()) {

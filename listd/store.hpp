@@ -43,7 +43,7 @@ struct ListSettings {
   std::string unsubscribe_policy = "confirm";   // open | confirm
   std::string roster = "nobody";                // who may get the member list by email: nobody | members | anyone
   double bounce_threshold = 5.0;                // score at which delivery is disabled
-  int bounce_stale_days = 7;                    // a score older than this restarts
+  int bounce_stale_days = 7;                    // half-life of a bounce score, in days
   int bounce_warnings = 3;                      // warnings to a disabled member before removal
   int bounce_warning_interval = 7;              // days between warnings
   std::string digest_period = "daily";          // daily | weekly | monthly

@@ -117,5 +117,37 @@ class RelayFailureScoringTest(unittest.TestCase):
         self.assertIn("format=relay", self.l.log())
 
 
+class EveryFormatDisablesTest(unittest.TestCase):
+    """One bounce of each format in tests/data/bounces/, sent over SMTP with a null sender to
+    NAME-bounces, moves its member to disabled (threshold 1; the delayed DSN counts 0.5)."""
+
+    def test_each_format(self):
+        import smtplib
+        l = Listd()
+        self.addCleanup(l.cleanup)
+        l.demo()
+        l.listctl("settings", "mi_lista@lists.mired.org", "bounce_threshold", "1", check=True)
+        samples = {"dsn_postfix.eml": "gone@example.org", "exim.eml": "nobody@example.net",
+                   "qmail.eml": "olduser@qmail.example.com", "sendmail.eml": "prof@sm.example.edu",
+                   "exchange.eml": "jdoe@corp.example.com", "dsn_delayed.eml": "slow@example.org"}
+        l.listctl("members", "mi_lista@lists.mired.org", "add", *samples.values(), check=True)
+        l.start()
+        for name in samples:
+            with open(os.path.join(DATA, name), "rb") as f:
+                data = f.read()
+            with smtplib.SMTP("127.0.0.1", l.smtp_port, timeout=20) as s:
+                crlf = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+                self.assertEqual(s.sendmail("", ["mi_lista-bounces@lists.mired.org"], crlf), {})
+        def disabled():
+            rows = l.sql("SELECT p.email FROM memberships m JOIN people p ON p.id = m.person_id "
+                         "WHERE m.disabled = 1 AND m.role = 'member' ORDER BY p.email")
+            return sorted(r[0] for r in rows)
+        permanent = sorted(a for n, a in samples.items() if n != "dsn_delayed.eml")
+        wait_for(lambda: disabled() == permanent, what="every permanent bounce disabled its member")
+        wait_for(lambda: l.sql("SELECT score FROM bounce_scores b JOIN people p ON p.id = b.person_id "
+                               "WHERE p.email = 'slow@example.org'") == [(0.5,)], what="the delayed DSN counted 0.5")
+        self.assertEqual(disabled(), permanent)
+
+
 if __name__ == "__main__":
     unittest.main()

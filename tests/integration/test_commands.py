@@ -7,6 +7,7 @@ Subscribe by -join and confirm by replying (-confirm+TOKEN), subscribe/confirm t
 import email
 import email.policy
 import re
+import smtplib
 import time
 import unittest
 
@@ -29,9 +30,11 @@ class CommandsTest(unittest.TestCase):
         self.l.cleanup()
 
     def send(self, local, frm, subject, body="", extra=""):
-        p = self.l.listctl("pipe", "lists.mired.org", local, "--sender", frm,
-                           stdin=mail(frm, local + "@lists.mired.org", subject, body, extra))
-        self.assertEqual(p.returncode, 0, p.stderr)
+        """Over real SMTP into listd's receiver (the Postfix pipe path is tested elsewhere)."""
+        with smtplib.SMTP("127.0.0.1", self.l.smtp_port, timeout=20) as s:
+            msg = mail(frm, local + "@lists.mired.org", subject, body, extra).replace(b"\n", b"\r\n")
+            refused = s.sendmail(frm, [local + "@lists.mired.org"], msg)
+        self.assertEqual(refused, {})
 
     def next_mail(self, to, subject_part, timeout=20):
         """The next outbox message to `to` whose Subject contains subject_part."""
@@ -118,6 +121,16 @@ class CommandsTest(unittest.TestCase):
         wait_for(lambda: self.l.sql("SELECT nomail FROM memberships m JOIN people p ON p.id = m.person_id "
                                     "WHERE p.email = 'bob@mired.org' AND m.role = 'member'") == [(1,)],
                  what="nomail set")
+
+    def test_owner_invitation_is_confirmed_by_the_invitee(self):
+        p = self.l.listctl("members", "mi_lista@lists.mired.org", "invite", "frank@example.org", check=True)
+        self.assertIn(b"frank@example.org: invited", p.stdout)
+        inv = self.next_mail("frank@example.org", "Invitation to join")
+        token = re.search(r"confirm ([0-9a-f]{32})", str(inv["Subject"])).group(1)
+        self.assertNotIn("frank@example.org", self.members())
+        self.send("mi_lista-confirm+" + token, "frank@example.org", "Re: " + str(inv["Subject"]))
+        self.next_mail("frank@example.org", "Welcome")
+        self.assertIn("frank@example.org", self.members())
 
     def test_per_list_template_override_in_the_data_dir(self):
         import os

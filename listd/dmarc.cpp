@@ -12,6 +12,8 @@
 #include "listd/relay_mx.hpp"
 #include "listd/subscription.hpp"
 
+#include "listd/text.hpp"
+
 namespace listd {
 
 const char* to_string(DmarcPolicy p) {
@@ -24,19 +26,6 @@ const char* to_string(DmarcPolicy p) {
 }
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 std::string organizational_domain(const std::string& domain) {
   std::vector<std::string> labels;

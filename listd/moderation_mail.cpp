@@ -12,22 +12,10 @@
 #include "listd/password.hpp"
 #include "listd/subscription.hpp"
 
+#include "listd/text.hpp"
+
 namespace listd {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 std::vector<std::string> moderators(SQLite::Database& db, const ListRow& list) {
   Store store(db);

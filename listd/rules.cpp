@@ -6,6 +6,8 @@
 #include <cctype>
 #include <sstream>
 
+#include "listd/text.hpp"
+
 namespace listd {
 
 const char* to_string(Verdict v) {
@@ -19,20 +21,6 @@ const char* to_string(Verdict v) {
 }
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 bool is_command_line(const std::string& line) {
   static constexpr std::array<std::string_view, 9> kCommands = {"subscribe", "unsubscribe", "remove", "help",   "join",

@@ -281,7 +281,7 @@ struct SmtpTransport::Impl {
         co_return;
       }
       bool reused = c->transactions() > 0;
-      smtp::Transaction t(c->ext(), pt.envelope_from, rcpts, body.bdat.size(), utf8);
+      smtp::ClientTransaction t(c->ext(), pt.envelope_from, rcpts, body.bdat.size(), utf8);
       co_await c->transact(t, body);
       if (!c->alive()) --open_count;
       // A pooled connection the server had dropped while idle: retry once on a fresh one.

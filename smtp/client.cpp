@@ -35,7 +35,7 @@ void Connection::close() {
   stream_.next_layer().close(ec);
 }
 
-awaitable<Reply> Connection::read_reply(seconds limit) {
+awaitable<ParsedReply> Connection::read_reply(seconds limit) {
   while (true) {
     if (auto r = parser_.next()) co_return std::move(*r);
     arm(cap(limit));
@@ -54,7 +54,7 @@ awaitable<void> Connection::write(const Buffers& b, seconds limit) {
     co_await asio::async_write(stream_.next_layer(), b, use_awaitable);
 }
 
-awaitable<Reply> Connection::command(const std::string& line, seconds limit) {
+awaitable<ParsedReply> Connection::command(const std::string& line, seconds limit) {
   co_await write(asio::buffer(line), limit);
   co_return co_await read_reply(limit);
 }
@@ -91,21 +91,21 @@ awaitable<OpenResult> Connection::open(std::vector<asio::ip::tcp::endpoint> addr
 }
 
 awaitable<OpenResult> Connection::hello() {
-  Reply g = co_await read_reply(kGreeting);
+  ParsedReply g = co_await read_reply(kGreeting);
   if (g.malformed || g.klass() != 2) co_return OpenResult{false, g.klass() == 5, g.text()};
-  Reply r = co_await command("EHLO " + opts_.helo_name + "\r\n", kOther);
+  ParsedReply r = co_await command("EHLO " + opts_.helo_name + "\r\n", kOther);
   if (r.malformed) co_return OpenResult{false, false, "451 4.5.0 malformed EHLO reply"};
   if (r.klass() == 2) {
     ext_ = parse_ehlo(r);
   } else {  // RFC 5321 3.2: fall back to HELO
     if (r.code == 421) co_return OpenResult{false, false, r.text()};
-    Reply h = co_await command("HELO " + opts_.helo_name + "\r\n", kOther);
+    ParsedReply h = co_await command("HELO " + opts_.helo_name + "\r\n", kOther);
     if (h.klass() != 2) co_return OpenResult{false, h.klass() == 5, h.text()};
     ext_ = Extensions{};
   }
   if (opts_.tls != TlsPolicy::none) {
     if (ext_.starttls) {
-      Reply s = co_await command("STARTTLS\r\n", kOther);
+      ParsedReply s = co_await command("STARTTLS\r\n", kOther);
       if (s.code == 220) {
         boost::system::error_code is_ip;
         asio::ip::make_address(opts_.tls_server_name, is_ip);
@@ -125,7 +125,7 @@ awaitable<OpenResult> Connection::hello() {
         }
         tls_ = true;
         // RFC 3207 4.2: forget what was said before TLS, ask again.
-        Reply e2 = co_await command("EHLO " + opts_.helo_name + "\r\n", kOther);
+        ParsedReply e2 = co_await command("EHLO " + opts_.helo_name + "\r\n", kOther);
         if (e2.klass() != 2) co_return OpenResult{false, e2.klass() == 5, e2.text()};
         ext_ = parse_ehlo(e2);
       } else if (opts_.tls != TlsPolicy::opportunistic) {
@@ -136,7 +136,7 @@ awaitable<OpenResult> Connection::hello() {
       co_return OpenResult{false, false, "454 4.7.0 relay.tls requires STARTTLS, the server did not offer it"};
   }
   if (!opts_.auth_user.empty()) {
-    Reply a;
+    ParsedReply a;
     if (ext_.auth.count("PLAIN")) {  // RFC 4616
       std::string cred;
       cred += '\0';
@@ -156,13 +156,13 @@ awaitable<OpenResult> Connection::hello() {
   co_return OpenResult{true, false, ""};
 }
 
-awaitable<void> Connection::transact(Transaction& t, const Body& body) {
+awaitable<void> Connection::transact(ClientTransaction& t, const Body& body) {
   ++transactions_;
   try {
     auto step = t.start();
     bool body_sent = false;
-    while (step != Transaction::Step::done) {
-      if (step == Transaction::Step::write_commands) {
+    while (step != ClientTransaction::Step::done) {
+      if (step == ClientTransaction::Step::write_commands) {
         if (t.body_with_commands()) {  // BDAT: commands and chunk in one gathered write
           std::array<asio::const_buffer, 2> bufs{asio::buffer(t.commands()), asio::buffer(body.bdat)};
           co_await write(bufs, kDataBlock);
@@ -170,17 +170,17 @@ awaitable<void> Connection::transact(Transaction& t, const Body& body) {
         } else {
           co_await write(asio::buffer(t.commands()), kMail);
         }
-      } else if (step == Transaction::Step::send_body) {
+      } else if (step == ClientTransaction::Step::send_body) {
         co_await write(asio::buffer(body.data), kDataBlock);
         body_sent = true;
       }
-      Reply r = co_await read_reply(body_sent ? kDataTerm : kRcpt);
+      ParsedReply r = co_await read_reply(body_sent ? kDataTerm : kRcpt);
       step = t.on_reply(r);
     }
     if (!t.connection_usable()) {
       close();
     } else if (t.rset_needed()) {
-      Reply r = co_await command("RSET\r\n", kOther);
+      ParsedReply r = co_await command("RSET\r\n", kOther);
       if (r.klass() != 2) close();
     }
   } catch (const boost::system::system_error& e) {

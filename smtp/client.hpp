@@ -7,7 +7,7 @@
 // runs under a per-step deadline (RFC 5321 4.5.3.2, capped by Options::max_step), TCP_NODELAY
 // is set, and a pipelined group plus a BDAT body leave in one gathered write. Errors: open()
 // returns a reply-like text and whether it is permanent; transact() never throws - a lost
-// connection defers the whole transaction (Transaction::fail_all).
+// connection defers the whole transaction (ClientTransaction::fail_all).
 #pragma once
 
 #include "smtp/asio_prelude.hpp"
@@ -54,7 +54,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls, ClientOptions opts);
   boost::asio::awaitable<OpenResult> open(std::vector<boost::asio::ip::tcp::endpoint> addrs);
   // transact - run `t` to its end (t.results() then holds every recipient's outcome).
-  boost::asio::awaitable<void> transact(Transaction& t, const Body& body);
+  boost::asio::awaitable<void> transact(ClientTransaction& t, const Body& body);
   boost::asio::awaitable<void> quit();
   bool alive() const { return alive_; }
   bool tls_active() const { return tls_; }
@@ -62,10 +62,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t transactions() const { return transactions_; }
 
  private:
-  boost::asio::awaitable<Reply> read_reply(std::chrono::seconds limit);
+  boost::asio::awaitable<ParsedReply> read_reply(std::chrono::seconds limit);
   template <class Buffers>
   boost::asio::awaitable<void> write(const Buffers& b, std::chrono::seconds limit);
-  boost::asio::awaitable<Reply> command(const std::string& line, std::chrono::seconds limit);
+  boost::asio::awaitable<ParsedReply> command(const std::string& line, std::chrono::seconds limit);
   boost::asio::awaitable<OpenResult> hello();
   void arm(std::chrono::seconds limit);
   void close();

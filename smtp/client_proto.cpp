@@ -6,13 +6,13 @@
 
 namespace smtp {
 
-std::string Reply::text() const {
+std::string ParsedReply::text() const {
   std::string s = std::to_string(code);
   if (!lines.empty()) s += " " + lines.front();
   return s;
 }
 
-std::optional<Reply> ReplyParser::next() {
+std::optional<ParsedReply> ReplyParser::next() {
   if (pos_ == buf_.size()) {  // everything consumed: reuse the buffer
     buf_.clear();
     pos_ = 0;
@@ -30,7 +30,7 @@ std::optional<Reply> ReplyParser::next() {
     }
     if (eol == std::string::npos) {
       if (buf_.size() - pos_ > kMaxReplyLine) {  // too long already: report once, skip the rest
-        Reply bad;
+        ParsedReply bad;
         bad.malformed = true;
         bad.lines.push_back("reply line too long");
         pos_ = buf_.size();
@@ -44,7 +44,7 @@ std::optional<Reply> ReplyParser::next() {
     pos_ = eol + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     auto malformed = [&](const char* why) {
-      Reply bad;
+      ParsedReply bad;
       bad.malformed = true;
       bad.lines.push_back(why);
       cur_ = {};
@@ -63,14 +63,14 @@ std::optional<Reply> ReplyParser::next() {
     cur_.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view());
     if (cur_.lines.size() > kMaxReplyLines) return malformed("reply with too many lines");
     if (sep == ' ') {
-      Reply done = std::move(cur_);
+      ParsedReply done = std::move(cur_);
       cur_ = {};
       return done;
     }
   }
 }
 
-Extensions parse_ehlo(const Reply& r) {
+Extensions parse_ehlo(const ParsedReply& r) {
   Extensions e;
   e.esmtp = r.klass() == 2;
   if (!e.esmtp) return e;
@@ -111,14 +111,14 @@ Extensions parse_ehlo(const Reply& r) {
   return e;
 }
 
-Outcome outcome_of(const Reply& r) {
+Outcome outcome_of(const ParsedReply& r) {
   if (r.klass() == 2) return Outcome::delivered;
   if (r.klass() == 5) return Outcome::failed;
   return Outcome::deferred;
 }
 
-Transaction::Transaction(const Extensions& ext, std::string from, std::vector<std::string> rcpts,
-                         std::uint64_t body_size, bool needs_utf8)
+ClientTransaction::ClientTransaction(const Extensions& ext, std::string from, std::vector<std::string> rcpts,
+                                     std::uint64_t body_size, bool needs_utf8)
     : ext_(ext),
       from_(std::move(from)),
       rcpts_(std::move(rcpts)),
@@ -129,7 +129,7 @@ Transaction::Transaction(const Extensions& ext, std::string from, std::vector<st
       rcpt_state_(rcpts_.size(), 0),
       results_(rcpts_.size(), RcptResult{Outcome::deferred, "451 4.4.0 no reply"}) {}
 
-void Transaction::queue_mail() {
+void ClientTransaction::queue_mail() {
   out_ += "MAIL FROM:<" + from_ + ">";
   if (ext_.has_size) out_ += " SIZE=" + std::to_string(size_);
   if (ext_.eightbitmime) out_ += " BODY=8BITMIME";
@@ -137,11 +137,11 @@ void Transaction::queue_mail() {
   out_ += "\r\n";
 }
 
-void Transaction::queue_rcpt(std::size_t i) {
+void ClientTransaction::queue_rcpt(std::size_t i) {
   out_ += "RCPT TO:<" + rcpts_[i] + ">\r\n";
 }
 
-void Transaction::queue_data() {
+void ClientTransaction::queue_data() {
   if (bdat_) {
     out_ += "BDAT " + std::to_string(size_) + " LAST\r\n";
     body_now_ = true;
@@ -150,7 +150,7 @@ void Transaction::queue_data() {
   }
 }
 
-void Transaction::finish_all(Outcome o, const std::string& reply) {
+void ClientTransaction::finish_all(Outcome o, const std::string& reply) {
   for (std::size_t i = 0; i < rcpts_.size(); ++i)
     if (rcpt_state_[i] != 2) {
       results_[i] = {o, reply};
@@ -159,11 +159,11 @@ void Transaction::finish_all(Outcome o, const std::string& reply) {
   phase_ = Phase::finished;
 }
 
-void Transaction::fail_all(const std::string& why) {
+void ClientTransaction::fail_all(const std::string& why) {
   finish_all(Outcome::deferred, why);
 }
 
-Transaction::Step Transaction::start() {
+ClientTransaction::Step ClientTransaction::start() {
   out_.clear();
   if (utf8_ && !ext_.smtputf8) {
     finish_all(Outcome::failed, "553 5.6.7 the server does not offer SMTPUTF8 (RFC 6531)");
@@ -185,7 +185,7 @@ Transaction::Step Transaction::start() {
   return Step::write_commands;
 }
 
-Transaction::Step Transaction::on_reply(const Reply& r) {
+ClientTransaction::Step ClientTransaction::on_reply(const ParsedReply& r) {
   out_.clear();
   body_now_ = false;
   ++replies_;

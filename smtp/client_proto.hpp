@@ -4,7 +4,7 @@
 //
 // ReplyParser is a pure push parser: feed() bytes in any split, next() hands out complete
 // replies; a line over kMaxReplyLine, a bad code or mixed codes in one reply give a reply with
-// `malformed` set (the connection must then be dropped). Transaction turns an envelope into
+// `malformed` set (the connection must then be dropped). ClientTransaction turns an envelope into
 // the bytes to write (all commands in one write when PIPELINING is offered) and turns each
 // reply into per-recipient outcomes. The Asio driver (smtp/client.cpp) and the unit tests
 // (tests/unit/smtp_client_test.cpp) both drive it.
@@ -22,7 +22,8 @@ namespace smtp {
 constexpr std::size_t kMaxReplyLine = 4096;  // well above RFC 5321 4.5.3.1.5's 512
 constexpr std::size_t kMaxReplyLines = 200;
 
-struct Reply {
+// ParsedReply - a reply as read from a server (the server side has its own smtp::Reply).
+struct ParsedReply {
   int code = 0;                    // 200..599; 0 if malformed
   std::vector<std::string> lines;  // text after "NNN-" / "NNN ", one per line
   bool malformed = false;
@@ -35,14 +36,14 @@ class ReplyParser {
  public:
   void feed(std::string_view bytes) { buf_.append(bytes); }
   // next - the next complete reply, or nullopt if more bytes are needed.
-  std::optional<Reply> next();
+  std::optional<ParsedReply> next();
   bool empty() const { return buf_.size() == pos_; }
 
  private:
   std::string buf_;
   std::size_t pos_ = 0;
   bool skipping_ = false;
-  Reply cur_;
+  ParsedReply cur_;
 };
 
 // EHLO keywords we use (RFC 5321 4.1.1.1: keyword, then parameters).
@@ -53,7 +54,7 @@ struct Extensions {
   std::uint64_t size = 0;      // 0: no SIZE limit advertised
   std::set<std::string> auth;  // upper-case mechanisms
 };
-Extensions parse_ehlo(const Reply& r);
+Extensions parse_ehlo(const ParsedReply& r);
 
 enum class Outcome { delivered, deferred, failed };
 
@@ -62,18 +63,18 @@ struct RcptResult {
   std::string reply;
 };
 
-// Transaction - one MAIL FROM .. final reply exchange. Usage:
-//   Transaction t(ext, from, rcpts, body_size, utf8);
+// ClientTransaction - one MAIL FROM .. final reply exchange. Usage:
+//   ClientTransaction t(ext, from, rcpts, body_size, utf8);
 //   write(t.commands());                      // whole pipelined group, or one command
 //   for each reply r: switch (t.on_reply(r)) { write_next: write(t.commands()); send_body: write
 //   body (DATA form, or BDAT form if t.bdat()); done: results(); }
 // With PIPELINING and CHUNKING the body goes in the same write as the commands (send_body is
 // returned up front by start()).
-class Transaction {
+class ClientTransaction {
  public:
   enum class Step { wait, write_commands, send_body, done };
-  Transaction(const Extensions& ext, std::string from, std::vector<std::string> rcpts, std::uint64_t body_size,
-              bool needs_utf8);
+  ClientTransaction(const Extensions& ext, std::string from, std::vector<std::string> rcpts, std::uint64_t body_size,
+                    bool needs_utf8);
   // start - what to do first: write_commands (then maybe body too, see body_with_commands()).
   Step start();
   // commands - the command bytes to write now.
@@ -82,7 +83,7 @@ class Transaction {
   bool body_with_commands() const { return body_now_; }
   bool bdat() const { return bdat_; }
   // on_reply - feed the next reply; returns what to do.
-  Step on_reply(const Reply& r);
+  Step on_reply(const ParsedReply& r);
   // connection_usable - false after a malformed reply or a 421 (drop, do not RSET).
   bool connection_usable() const { return usable_; }
   // rset_needed - the transaction ended before the final reply with a live connection.
@@ -117,7 +118,7 @@ class Transaction {
 };
 
 // Result class of a reply code (4xx deferred, 5xx failed, anything else odd: deferred).
-Outcome outcome_of(const Reply& r);
+Outcome outcome_of(const ParsedReply& r);
 
 // base64 - for AUTH PLAIN/LOGIN (RFC 4954, RFC 4648).
 std::string base64_encode(std::string_view in);

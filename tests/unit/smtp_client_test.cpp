@@ -10,9 +10,9 @@ using namespace smtp;
 
 namespace {
 
-std::vector<Reply> parse_all(const std::vector<std::string>& chunks) {
+std::vector<ParsedReply> parse_all(const std::vector<std::string>& chunks) {
   ReplyParser p;
-  std::vector<Reply> out;
+  std::vector<ParsedReply> out;
   for (auto& c : chunks) {
     p.feed(c);
     while (auto r = p.next()) out.push_back(*r);
@@ -20,12 +20,12 @@ std::vector<Reply> parse_all(const std::vector<std::string>& chunks) {
   return out;
 }
 
-Reply reply(const std::string& text) {
+ParsedReply reply(const std::string& text) {
   ReplyParser p;
   p.feed(text);
   auto r = p.next();
   EXPECT_TRUE(r.has_value()) << text;
-  return r ? *r : Reply{};
+  return r ? *r : ParsedReply{};
 }
 
 }  // namespace
@@ -45,7 +45,7 @@ class Replies : public ::testing::TestWithParam<ReplyRow> {};
 
 TEST_P(Replies, WholeBytewiseAndEverySplit) {
   auto& row = GetParam();
-  auto check = [&](const std::vector<Reply>& rs, const std::string& how) {
+  auto check = [&](const std::vector<ParsedReply>& rs, const std::string& how) {
     ASSERT_EQ(rs.size(), row.codes.size()) << how;
     for (std::size_t i = 0; i < rs.size(); ++i) {
       EXPECT_EQ(rs[i].malformed ? 0 : rs[i].code, row.codes[i]) << how << " reply " << i;
@@ -106,16 +106,16 @@ Extensions ext(bool pipelining, bool chunking) {
 
 // run - drive a transaction with scripted replies; returns everything written, "<BODY>"
 // standing for the message body.
-std::string run(Transaction& t, const std::vector<std::string>& replies) {
+std::string run(ClientTransaction& t, const std::vector<std::string>& replies) {
   std::string wire;
   auto step = t.start();
   std::size_t i = 0;
-  while (step != Transaction::Step::done) {
-    if (step == Transaction::Step::write_commands) {
+  while (step != ClientTransaction::Step::done) {
+    if (step == ClientTransaction::Step::write_commands) {
       wire += t.commands();
       if (t.body_with_commands()) wire += "<BODY>";
       wire += "|";  // one write
-    } else if (step == Transaction::Step::send_body) {
+    } else if (step == ClientTransaction::Step::send_body) {
       wire += "<BODY>|";
     }
     if (i >= replies.size()) {
@@ -130,8 +130,8 @@ std::string run(Transaction& t, const std::vector<std::string>& replies) {
 
 }  // namespace
 
-TEST(Transaction, PipelinedGroupIsOneWrite) {
-  Transaction t(ext(true, false), "l-bounces@h", {"a@x", "b@x", "c@x"}, 42, false);
+TEST(ClientTransaction, PipelinedGroupIsOneWrite) {
+  ClientTransaction t(ext(true, false), "l-bounces@h", {"a@x", "b@x", "c@x"}, 42, false);
   auto wire = run(t, {"250 ok", "250 ok", "550 5.1.1 unknown", "451 4.2.0 later", "354 go", "250 queued"});
   EXPECT_EQ(wire,
             "MAIL FROM:<l-bounces@h> SIZE=42 BODY=8BITMIME\r\nRCPT TO:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT "
@@ -146,45 +146,45 @@ TEST(Transaction, PipelinedGroupIsOneWrite) {
   EXPECT_FALSE(t.rset_needed());
 }
 
-TEST(Transaction, ChunkingSendsCommandsAndBodyInOneWrite) {
-  Transaction t(ext(true, true), "s@h", {"a@x", "b@x"}, 7, false);
+TEST(ClientTransaction, ChunkingSendsCommandsAndBodyInOneWrite) {
+  ClientTransaction t(ext(true, true), "s@h", {"a@x", "b@x"}, 7, false);
   auto wire = run(t, {"250 ok", "250 ok", "250 ok", "250 done"});
   EXPECT_EQ(wire, "MAIL FROM:<s@h> SIZE=7 BODY=8BITMIME\r\nRCPT TO:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 7 LAST\r\n<BODY>|");
   EXPECT_EQ(t.results()[1].outcome, Outcome::delivered);
 }
 
-TEST(Transaction, WithoutPipeliningOneCommandPerWrite) {
-  Transaction t(ext(false, false), "s@h", {"a@x", "b@x"}, 7, false);
+TEST(ClientTransaction, WithoutPipeliningOneCommandPerWrite) {
+  ClientTransaction t(ext(false, false), "s@h", {"a@x", "b@x"}, 7, false);
   auto wire = run(t, {"250 ok", "250 ok", "550 no", "354 go", "250 done"});
   EXPECT_EQ(wire, "MAIL FROM:<s@h> SIZE=7 BODY=8BITMIME\r\n|RCPT TO:<a@x>\r\n|RCPT TO:<b@x>\r\n|DATA\r\n|<BODY>|");
   EXPECT_EQ(t.results()[0].outcome, Outcome::delivered);
   EXPECT_EQ(t.results()[1].outcome, Outcome::failed);
 }
 
-TEST(Transaction, NoRecipientAcceptedWithoutPipeliningStopsAndAsksForRset) {
-  Transaction t(ext(false, false), "s@h", {"a@x"}, 7, false);
+TEST(ClientTransaction, NoRecipientAcceptedWithoutPipeliningStopsAndAsksForRset) {
+  ClientTransaction t(ext(false, false), "s@h", {"a@x"}, 7, false);
   auto wire = run(t, {"250 ok", "450 busy"});
   EXPECT_EQ(t.results()[0].outcome, Outcome::deferred);
   EXPECT_TRUE(t.rset_needed());
 }
 
-TEST(Transaction, PipelinedNoValidRecipientThen354SendsOnlyTheDot) {
+TEST(ClientTransaction, PipelinedNoValidRecipientThen354SendsOnlyTheDot) {
   // RFC 2920 3.1: a server may answer 354 although it refused every RCPT.
-  Transaction t(ext(true, false), "s@h", {"a@x"}, 7, false);
+  ClientTransaction t(ext(true, false), "s@h", {"a@x"}, 7, false);
   auto wire = run(t, {"250 ok", "550 no", "354 go", "250 empty"});
   EXPECT_EQ(wire, "MAIL FROM:<s@h> SIZE=7 BODY=8BITMIME\r\nRCPT TO:<a@x>\r\nDATA\r\n|.\r\n|");
   EXPECT_EQ(t.results()[0].outcome, Outcome::failed);
 }
 
-TEST(Transaction, MailRefusedFailsEveryone) {
-  Transaction t(ext(true, false), "s@h", {"a@x", "b@x"}, 7, false);
+TEST(ClientTransaction, MailRefusedFailsEveryone) {
+  ClientTransaction t(ext(true, false), "s@h", {"a@x", "b@x"}, 7, false);
   run(t, {"552 5.3.4 too big", "503 no", "503 no", "503 no"});
   EXPECT_EQ(t.results()[0].outcome, Outcome::failed);
   EXPECT_EQ(t.results()[1].reply, "552 5.3.4 too big");
 }
 
-TEST(Transaction, DataRefusedDefersAcceptedOnly) {
-  Transaction t(ext(true, false), "s@h", {"a@x", "b@x"}, 7, false);
+TEST(ClientTransaction, DataRefusedDefersAcceptedOnly) {
+  ClientTransaction t(ext(true, false), "s@h", {"a@x", "b@x"}, 7, false);
   run(t, {"250 ok", "250 ok", "550 no", "451 4.3.0 try later"});
   EXPECT_EQ(t.results()[0].outcome, Outcome::deferred);
   EXPECT_EQ(t.results()[0].reply, "451 4.3.0 try later");
@@ -192,22 +192,22 @@ TEST(Transaction, DataRefusedDefersAcceptedOnly) {
   EXPECT_TRUE(t.rset_needed());
 }
 
-TEST(Transaction, FinalReply5xxFailsAccepted) {
-  Transaction t(ext(true, false), "s@h", {"a@x"}, 7, false);
+TEST(ClientTransaction, FinalReply5xxFailsAccepted) {
+  ClientTransaction t(ext(true, false), "s@h", {"a@x"}, 7, false);
   run(t, {"250 ok", "250 ok", "354 go", "554 5.7.1 spam"});
   EXPECT_EQ(t.results()[0].outcome, Outcome::failed);
 }
 
-TEST(Transaction, Reply421EndsAndMarksConnectionUnusable) {
-  Transaction t(ext(true, false), "s@h", {"a@x", "b@x"}, 7, false);
+TEST(ClientTransaction, Reply421EndsAndMarksConnectionUnusable) {
+  ClientTransaction t(ext(true, false), "s@h", {"a@x", "b@x"}, 7, false);
   run(t, {"250 ok", "421 4.3.2 shutting down"});
   EXPECT_FALSE(t.connection_usable());
   EXPECT_EQ(t.results()[0].outcome, Outcome::deferred);
   EXPECT_EQ(t.results()[1].reply, "421 4.3.2 shutting down");
 }
 
-TEST(Transaction, LostConnectionDefersWholeTransactionKeepingFinalRefusals) {
-  Transaction t(ext(true, false), "s@h", {"a@x", "b@x"}, 7, false);
+TEST(ClientTransaction, LostConnectionDefersWholeTransactionKeepingFinalRefusals) {
+  ClientTransaction t(ext(true, false), "s@h", {"a@x", "b@x"}, 7, false);
   t.start();
   t.on_reply(reply("250 ok\r\n"));
   t.on_reply(reply("550 no\r\n"));
@@ -217,28 +217,28 @@ TEST(Transaction, LostConnectionDefersWholeTransactionKeepingFinalRefusals) {
   EXPECT_EQ(t.results()[1].reply, "451 lost");
 }
 
-TEST(Transaction, SizeAndUtf8Limits) {
+TEST(ClientTransaction, SizeAndUtf8Limits) {
   auto e = ext(true, false);
   e.size = 10;
-  Transaction big(e, "s@h", {"a@x"}, 11, false);
-  EXPECT_EQ(big.start(), Transaction::Step::done);
+  ClientTransaction big(e, "s@h", {"a@x"}, 11, false);
+  EXPECT_EQ(big.start(), ClientTransaction::Step::done);
   EXPECT_EQ(big.results()[0].outcome, Outcome::failed);
-  Transaction utf8(ext(true, false), "s@h", {"\xc3\xb1@x"}, 5, true);
-  EXPECT_EQ(utf8.start(), Transaction::Step::done);
+  ClientTransaction utf8(ext(true, false), "s@h", {"\xc3\xb1@x"}, 5, true);
+  EXPECT_EQ(utf8.start(), ClientTransaction::Step::done);
   EXPECT_EQ(utf8.results()[0].reply.substr(0, 3), "553");
   e = ext(true, false);
   e.smtputf8 = true;
-  Transaction ok(e, "s@h", {"\xc3\xb1@x"}, 5, true);
-  ASSERT_EQ(ok.start(), Transaction::Step::write_commands);
+  ClientTransaction ok(e, "s@h", {"\xc3\xb1@x"}, 5, true);
+  ASSERT_EQ(ok.start(), ClientTransaction::Step::write_commands);
   EXPECT_NE(ok.commands().find(" SMTPUTF8\r\n"), std::string::npos);
 }
 
-TEST(Transaction, MalformedReplyDropsConnection) {
-  Transaction t(ext(true, false), "s@h", {"a@x"}, 7, false);
+TEST(ClientTransaction, MalformedReplyDropsConnection) {
+  ClientTransaction t(ext(true, false), "s@h", {"a@x"}, 7, false);
   t.start();
   ReplyParser p;
   p.feed("hello\r\n");
-  EXPECT_EQ(t.on_reply(*p.next()), Transaction::Step::done);
+  EXPECT_EQ(t.on_reply(*p.next()), ClientTransaction::Step::done);
   EXPECT_FALSE(t.connection_usable());
 }
 

@@ -98,6 +98,16 @@ const SettingField kSettingFields[] = {
     {"archive", "Keep an archive", "bool", "Archive"},
     {"archive_public", "Archive is public", "bool", "Archive"},
     {"footer", "Footer template (mustache; empty = built-in)", "textarea", "Decoration"},
+    {"dmarc_mitigation", "When the poster's domain has a strict DMARC policy", "choice:munge_from,wrap_message,none",
+     "Decoration"},
+    {"roster", "Who may get the member list by email", "choice:nobody,members,anyone", "Subscription"},
+    {"digest_period", "Digest period", "choice:daily,weekly,monthly", "Digests"},
+    {"digest_size_threshold", "Send a digest early at (KiB, 0 = period only)", "number", "Digests"},
+    {"bounce_threshold", "Disable delivery at bounce score", "text", "Bounces"},
+    {"bounce_stale_days", "Bounce score half-life (days)", "number", "Bounces"},
+    {"bounce_warnings", "Warnings before removal", "number", "Bounces"},
+    {"bounce_warning_interval", "Days between warnings", "number", "Bounces"},
+    {"verp", "One SMTP transaction per member (VERP)", "bool", "Delivery"},
 };
 
 // Counts of 100,000-row lists cost tens of milliseconds in SQLite; pages show them from this

@@ -64,6 +64,14 @@ try {
   const flash = await page.locator(".flash").textContent();
   expect(flash.includes("3 added") && flash.includes("1 invalid"), "bulk add result: " + flash);
   expect(await page.getByRole("cell", { name: "diego@mired.org", exact: true }).isVisible(), "diego listed");
+  // Upload a file of addresses: it fills the text area, then the same form adds them.
+  await page.locator("#addresses-file").setInputFiles({
+    name: "members.txt", mimeType: "text/plain", buffer: Buffer.from("fabio@mired.org\ngloria@mired.org\n") });
+  await page.waitForFunction(() => document.getElementById("addresses").value.includes("gloria@mired.org"));
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await page.waitForSelector(".flash");
+  const flash2 = await page.locator(".flash").textContent();
+  expect(flash2.includes("2 added"), "file upload add result: " + flash2);
   await shot("admin-members");
 
   await page.getByRole("navigation", { name: "List administration" }).getByRole("link", { name: "Held posts" }).click();

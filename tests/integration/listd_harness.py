@@ -4,6 +4,7 @@ Used by the integration tests (python3 unittest, run by ctest). Every process an
 test makes is cleaned up in stop()/cleanup(). Binaries come from $LISTD_BIN (build/bin).
 """
 import os
+import random
 import shutil
 import signal
 import socket
@@ -33,7 +34,17 @@ def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
 
 
 def free_port(host="127.0.0.1"):
-    """A TCP port free on loopback right now (the kernel picks it)."""
+    """A TCP port free on loopback right now. Chosen below the kernel's ephemeral range
+    (32768 and up), so the client connections of tests running in parallel cannot take it as
+    their local port before listd binds it."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+                return port
+            except OSError:
+                continue
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -98,7 +109,31 @@ class Listd:
         self.listctl("members", "mi_lista@lists.mired.org", "add", "ana@mired.org", "bob@mired.org", check=True)
 
     # --- daemon -----------------------------------------------------------
-    def start(self):
+    def start(self, attempts=3):
+        """Start listd and wait for ev=started. If a listener port was taken meanwhile by
+        another test (bind: Address already in use), move the listeners to new free ports
+        (self.ports is updated in place) and try again."""
+        for attempt in range(attempts):
+            if self._start_once():
+                return
+            log = "".join(self.log_lines)
+            self.stop()
+            if "Address already in use" not in log or attempt + 1 == attempts:
+                raise AssertionError("listd did not start:\n" + log)
+            with open(self.config) as f:
+                text = f.read()
+            for section, old in list(self.ports.items()):
+                new = free_port()
+                text = text.replace("[%s]\nlisten = 127.0.0.1:%d\n" % (section, old),
+                                    "[%s]\nlisten = 127.0.0.1:%d\n" % (section, new))
+                self.ports[section] = new
+            with open(self.config, "w") as f:
+                f.write(text)
+            self.smtp_port, self.lmtp_port = self.ports["smtp"], self.ports["lmtp"]
+            self.http_port = self.ports["http"]
+            self.log_lines = []
+
+    def _start_once(self):
         self.proc = subprocess.Popen([os.path.join(BIN, "listd"), "--config", self.config], stderr=subprocess.PIPE,
                                      stdout=subprocess.DEVNULL)
         started = threading.Event()
@@ -112,9 +147,14 @@ class Listd:
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
-        if not started.wait(20):
-            self.stop()
-            raise AssertionError("listd did not start:\n" + "".join(self.log_lines))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if started.wait(0.05):
+                return True
+            if self.proc.poll() is not None:  # exited: let the reader drain stderr
+                self._reader.join(2)
+                return started.is_set()
+        return False
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.proc is None:

@@ -126,22 +126,11 @@ std::string must_not_answer(const MessageInfo& info, const std::string& envelope
 namespace {
 
 bool reply_allowed(SQLite::Database& db, const ListRow& list, const std::string& address) {
-  SQLite::Statement q(db,
-                      "SELECT count(*) FROM autoreply_log WHERE list_id = ? AND address = ? AND kind = 'reply' AND "
-                      "sent_at > ?");
-  q.bind(1, list.id);
-  q.bind(2, address);
-  q.bind(3, now_unix() - 86400);
-  q.executeStep();
-  return q.getColumn(0).getInt() < kRepliesPerAddressPerDay;
+  return autoreply_sent_today(db, list, address, "reply") < kRepliesPerAddressPerDay;
 }
 
 void log_reply(SQLite::Database& db, const ListRow& list, const std::string& address) {
-  SQLite::Statement q(db, "INSERT INTO autoreply_log(list_id, address, kind, sent_at) VALUES (?, ?, 'reply', ?)");
-  q.bind(1, list.id);
-  q.bind(2, address);
-  q.bind(3, now_unix());
-  q.exec();
+  autoreply_record(db, list, address, "reply");
 }
 
 TemplateVars list_vars(const Config& cfg, const ListRow& list) {

@@ -146,15 +146,30 @@ std::optional<PendingRequest> Subscriptions::token_info(const std::string& raw) 
   return PendingRequest{0, q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64()};
 }
 
-bool Subscriptions::confirm_allowed(const ListRow& list, const std::string& address) {
-  SQLite::Statement q(db_,
-                      "SELECT count(*) FROM autoreply_log WHERE list_id = ? AND address = ? AND kind = 'confirm' AND "
+int autoreply_sent_today(SQLite::Database& db, const ListRow& list, const std::string& address,
+                         const std::string& kind) {
+  SQLite::Statement q(db,
+                      "SELECT count(*) FROM autoreply_log WHERE list_id = ? AND address = ? AND kind = ? AND "
                       "sent_at > ?");
   q.bind(1, list.id);
   q.bind(2, address);
-  q.bind(3, now_unix() - 86400);
+  q.bind(3, kind);
+  q.bind(4, now_unix() - 86400);
   q.executeStep();
-  return q.getColumn(0).getInt() < kConfirmPerAddressPerDay;
+  return q.getColumn(0).getInt();
+}
+
+void autoreply_record(SQLite::Database& db, const ListRow& list, const std::string& address, const std::string& kind) {
+  SQLite::Statement q(db, "INSERT INTO autoreply_log(list_id, address, kind, sent_at) VALUES (?,?,?,?)");
+  q.bind(1, list.id);
+  q.bind(2, address);
+  q.bind(3, kind);
+  q.bind(4, now_unix());
+  q.exec();
+}
+
+bool Subscriptions::confirm_allowed(const ListRow& list, const std::string& address) {
+  return autoreply_sent_today(db_, list, address, "confirm") < kConfirmPerAddressPerDay;
 }
 
 void Subscriptions::send(const ListRow& list, const std::string& to, const std::string& template_name,
@@ -171,12 +186,9 @@ void Subscriptions::send(const ListRow& list, const std::string& to, const std::
   auto reply_to = vars.find("confirm_address");
   queue_notice(cfg_, db_, list, to,
                compose_notice(list, "request", to, subject, body, reply_to == vars.end() ? "" : reply_to->second));
-  SQLite::Statement q(db_, "INSERT INTO autoreply_log(list_id, address, kind, sent_at) VALUES (?,?,?,?)");
-  q.bind(1, list.id);
-  q.bind(2, to);
-  q.bind(3, template_name == "mail/confirm.txt" || template_name == "mail/invite.txt" ? "confirm" : template_name);
-  q.bind(4, now_unix());
-  q.exec();
+  autoreply_record(
+      db_, list, to,
+      template_name == "mail/confirm.txt" || template_name == "mail/invite.txt" ? "confirm" : template_name);
 }
 
 SubResult Subscriptions::do_subscribe(const ListRow& list, const std::string& address, const std::string& via) {

@@ -126,6 +126,12 @@ void queue_notice(const Config& cfg, SQLite::Database& db, const ListRow& list, 
 // (for our own header values: subjects of notices, display names).
 std::string rfc2047_encode(std::string_view text);
 
+// autoreply_sent_today / autoreply_record - the log behind every per-address rate limit on
+// automatic mail (table autoreply_log; kind "confirm", "reply", ...), SECURITY P7.
+int autoreply_sent_today(SQLite::Database& db, const ListRow& list, const std::string& address,
+                         const std::string& kind);
+void autoreply_record(SQLite::Database& db, const ListRow& list, const std::string& address, const std::string& kind);
+
 // token_hash - hex SHA-256 of a raw token (what pending_tokens stores).
 std::string token_hash(const std::string& raw);
 

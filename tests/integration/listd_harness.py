@@ -204,6 +204,21 @@ class Listd:
     def log(self):
         return "".join(self.log_lines)
 
+    def integrity_check(self):
+        """PRAGMA integrity_check of listd.db: ["ok"] when the store is intact."""
+        return [r[0] for r in self.sql("PRAGMA integrity_check")]
+
+    def wait_idle(self, timeout=60):
+        """Wait until spool/new is empty and every delivery job is done (listd running)."""
+        def idle():
+            if self.files("spool", "new"):
+                return False
+            return self.sql("SELECT count(*) FROM delivery_jobs WHERE done = 0")[0][0] == 0
+        try:
+            wait_for(idle, timeout, interval=0.05, what="spool drained and every delivery job done")
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, self.log()[-3000:]))
+
 
 # --- a private Postfix instance (issue 3: tests/integration/test_postfix.py, bench/intake) --------
 POSTFIX_MASTER = """\

@@ -106,14 +106,15 @@ class Hammer(threading.Thread):
 
     def __init__(self, fn, port, stop):
         super().__init__(daemon=True)
-        self.fn, self.port, self.stop, self.ok = fn, port, stop, 0
+        self.fn, self.port, self.stop, self.ok, self.last_error = fn, port, stop, 0, None
 
     def run(self):
         while not self.stop.is_set():
             try:
                 self.fn(self.port)
                 self.ok += 1
-            except Exception:  # noqa: BLE001 - listd was killed under us
+            except Exception as e:  # noqa: BLE001 - listd was killed under us
+                self.last_error = e
                 time.sleep(0.01)
 
 
@@ -140,6 +141,7 @@ class SessionCrash(unittest.TestCase):
         wait_for(lambda: self.l.sql("SELECT count(*) FROM archive")[0][0] == POSTS, what="posts archived")
         self.answers()
         done = {"imap": 0, "pop3": 0, "web": 0}
+        errors = {}
         for r in range(self.ROUNDS):
             stop = threading.Event()
             hammers = {"imap": [Hammer(imap_session, self.l.ports["imap"], stop) for _ in range(2)],
@@ -148,7 +150,7 @@ class SessionCrash(unittest.TestCase):
             for hs in hammers.values():
                 for h in hs:
                     h.start()
-            time.sleep(self.rand.uniform(0.2, 1.0))
+            time.sleep(self.rand.uniform(0.3, 1.2))
             self.l.kill9()
             stop.set()
             for kind, hs in hammers.items():
@@ -156,13 +158,15 @@ class SessionCrash(unittest.TestCase):
                     h.join(30)
                     self.assertFalse(h.is_alive(), kind + " client hung")
                     done[kind] += h.ok
+                    errors[kind] = h.last_error or errors.get(kind)
             assert_intact(self, self.l)
             self.l.start()
             self.answers()
             assert_intact(self, self.l)
         print("session chaos: %d rounds, sessions completed before the kills: %s" % (self.ROUNDS, done))
         for kind, n in done.items():
-            self.assertGreater(n, 0, kind + ": no session ran before a kill; nothing was tested")
+            self.assertGreater(n, 0, "%s: no session ran before a kill (last error %r); nothing was tested" %
+                               (kind, errors.get(kind)))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
 // pipeline.cpp - see pipeline.hpp.
 #include "listd/pipeline.hpp"
 
+#include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <sqlite3.h>
+
+#include <cctype>
+#include <cerrno>
+#include <system_error>
 
 #include "listd/archive.hpp"
 #include "listd/bounce.hpp"
@@ -19,9 +25,56 @@
 #include "listd/router.hpp"
 #include "listd/rules.hpp"
 #include "listd/store.hpp"
+#include "listd/subscription.hpp"
 #include "smtp/address.hpp"
 
 namespace listd {
+namespace {
+
+// Set-aside notices per owner and day (SECURITY P7: automatic mail is rate-limited).
+constexpr int kSetAsideNoticesPerDay = 20;
+
+// resource_fault - a failure that says nothing about the message (disk full, database busy or
+// locked, I/O error, out of descriptors or memory). Such a try is not counted towards
+// spool.max_attempts, so a full disk or a held lock never sets good mail aside as poison.
+bool resource_fault(const std::exception& e) {
+  if (auto* s = dynamic_cast<const std::system_error*>(&e)) {
+    if (s->code().category() != std::generic_category() && s->code().category() != std::system_category()) return false;
+    int v = s->code().value();
+    return v == ENOSPC || v == EDQUOT || v == EIO || v == EROFS || v == EMFILE || v == ENFILE || v == ENOMEM;
+  }
+  if (auto* q = dynamic_cast<const SQLite::Exception*>(&e)) {
+    int c = q->getErrorCode() & 0xff;
+    return c == SQLITE_BUSY || c == SQLITE_LOCKED || c == SQLITE_FULL || c == SQLITE_IOERR || c == SQLITE_NOMEM;
+  }
+  return false;
+}
+
+// header_subject - the Subject of a raw message by a bounded byte scan (no MIME parser: the
+// message may be the poison), unfolded, control characters replaced, at most 200 bytes.
+std::string header_subject(std::string_view m) {
+  std::size_t pos = 0;
+  while (pos < m.size() && pos < 65536) {
+    auto nl = m.find('\n', pos);
+    std::string_view line = m.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    if (line.empty() || line == "\r") break;
+    if (line.size() >= 8 && (line[0] == 'S' || line[0] == 's') && line.substr(1, 7).find(':') == 6) {
+      std::string name(line.substr(0, 7));
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (name == "subject") {
+        std::string out;
+        for (char c : line.substr(8)) out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+        while (!out.empty() && out.front() == ' ') out.erase(0, 1);
+        return out.substr(0, 200);
+      }
+    }
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return "";
+}
+
+}  // namespace
 
 Processor::Processor(const Config& cfg, const Templates& templates)
     : cfg_(cfg), templates_(templates), spool_(cfg.spool_dir()), db_(db_open(cfg.db_path())) {
@@ -58,6 +111,36 @@ void Processor::mark_processed(const std::string& spool_id, const ProcessResult&
   q.exec();
 }
 
+void Processor::notify_set_aside(const SpoolEntry& e, const std::string& why) {
+  try {
+    Store store(*db_);
+    auto route = route_address(
+        e.env.recipient, [&](const std::string& n, const std::string& h) { return store.find_list(n, h).has_value(); });
+    if (!route) return;
+    auto list = store.find_list(route->list_name, route->host);
+    if (!list) return;
+    TemplateVars vars{{"list_address", list->address()},
+                      {"spool_id", e.env.id},
+                      {"reason", why},
+                      {"recipient", e.env.recipient},
+                      {"sender", e.env.sender.empty() ? "<>" : e.env.sender},
+                      {"subject", header_subject(e.message)},
+                      {"via", e.env.via},
+                      {"bad_path", (spool_.dir() / "bad" / e.env.id).string()}};
+    std::string body = templates_.render("mail/set-aside.txt", vars);
+    for (auto& o : store.members(*list, "owner")) {
+      if (autoreply_sent_today(*db_, *list, o.email, "set-aside") >= kSetAsideNoticesPerDay) continue;
+      queue_notice(
+          cfg_, *db_, *list, o.email,
+          compose_notice(*list, "owner", o.email, list->name + ": a message was set aside (" + e.env.id + ")", body));
+      autoreply_record(*db_, *list, o.email, "set-aside");
+    }
+  } catch (const std::exception& ex) {
+    // The entry is set aside either way; the log says so.
+    log_event(LogLevel::warn, "set-aside-notice-failed", {{"spool", e.env.id}, {"error", ex.what()}});
+  }
+}
+
 ProcessResult Processor::process(const std::string& spool_id) {
   {
     SQLite::Statement q(*db_, "SELECT outcome FROM processed WHERE spool_id = ?");
@@ -77,28 +160,47 @@ ProcessResult Processor::process(const std::string& spool_id) {
     q.executeStep();
     attempts = q.getColumn(0).getInt();
   }
-  auto set_aside = [&](const std::string& why) {
+  // The file is moved to bad/ first, then the row and the owners' notice commit together: a
+  // crash in between leaves the entry safe in bad/ (unmarked, unannounced), never lost.
+  auto set_aside = [&](const std::string& why, const SpoolEntry* entry) {
     ProcessResult r{"set-aside", why};
     spool_.set_aside(spool_id, why);
+    WriteTx tx(*db_);
     mark_processed(spool_id, r);
+    if (entry) notify_set_aside(*entry, why);
+    tx.commit();
     log_event(LogLevel::error, "set-aside", {{"spool", spool_id}, {"reason", why}});
     return r;
   };
-  if (attempts > static_cast<int>(cfg_.spool.max_attempts))
-    return set_aside("failed " + std::to_string(attempts - 1) + " times; see earlier log lines");
   SpoolEntry entry;
   try {
     entry = spool_.read(spool_id);
   } catch (const SpoolCorrupt& e) {
-    return set_aside(std::string("corrupt spool entry: ") + e.what());
+    return set_aside(std::string("corrupt spool entry: ") + e.what(), nullptr);
   }
+  if (attempts > static_cast<int>(cfg_.spool.max_attempts))
+    return set_aside("failed " + std::to_string(attempts - 1) + " times; see earlier log lines", &entry);
   ProcessResult r;
   try {
     r = process_entry(entry);
   } catch (const std::exception& e) {
-    // Left in the spool: the next pass retries it, up to max_attempts.
+    // Left in the spool: the next pass retries it, up to max_attempts. A resource fault is
+    // not the message's fault: that try is given back.
+    bool resource = resource_fault(e);
     log_event(LogLevel::error, "process-failed",
-              {{"spool", spool_id}, {"attempt", std::to_string(attempts)}, {"error", e.what()}});
+              {{"spool", spool_id},
+               {"attempt", std::to_string(attempts)},
+               {"counted", resource ? "no" : "yes"},
+               {"error", e.what()}});
+    if (resource) {
+      try {
+        SQLite::Statement q(*db_, "UPDATE spool_attempts SET attempts = attempts - 1 WHERE spool_id = ?");
+        q.bind(1, spool_id);
+        q.exec();
+      } catch (const std::exception&) {
+        // Still failing: this try stays counted.
+      }
+    }
     return {"error", e.what()};
   }
   spool_.remove(spool_id);

@@ -6,7 +6,8 @@
 // inserts `processed(spool_id)`. The spool entry is removed only after that commit. A retry
 // of an entry already in `processed` just removes it. An entry that failed
 // Config::spool.max_attempts times is set aside (spool/bad/) so it cannot crash-loop the
-// daemon (SECURITY P5).
+// daemon (SECURITY P5), and the list's owners get a notice (templates/mail/set-aside.txt).
+// Tries that failed for a resource fault (disk full, database locked) are not counted.
 // Not thread-safe: one Processor per thread/strand (it owns a database connection).
 #pragma once
 
@@ -42,6 +43,8 @@ class Processor {
  private:
   ProcessResult process_entry(const SpoolEntry& e);
   void mark_processed(const std::string& spool_id, const ProcessResult& r);
+  // notify_set_aside - tell the owners of the entry's list (rate-limited); never throws.
+  void notify_set_aside(const SpoolEntry& e, const std::string& why);
   const Config& cfg_;
   const Templates& templates_;
   Spool spool_;

@@ -154,7 +154,12 @@ SpoolWriter::SpoolWriter(const Spool& spool, SpoolEnvelope env) : spool_(spool),
   size_offset_ = hdr.size();
   hdr += "00000000000000000000\n\n";
   buf_.reserve(kBufSize);
-  write_raw(hdr);
+  try {
+    write_raw(hdr);
+  } catch (...) {
+    abort();  // no destructor runs for a constructor that throws: remove tmp here (disk full)
+    throw;
+  }
 }
 
 SpoolWriter::~SpoolWriter() {

@@ -51,7 +51,8 @@ bool resource_fault(const std::exception& e) {
 }
 
 // header_subject - the Subject of a raw message by a bounded byte scan (no MIME parser: the
-// message may be the poison), unfolded, control characters replaced, at most 200 bytes.
+// message may be the poison): the first line of the field, control characters replaced by
+// spaces, at most 200 bytes.
 std::string header_subject(std::string_view m) {
   std::size_t pos = 0;
   while (pos < m.size() && pos < 65536) {

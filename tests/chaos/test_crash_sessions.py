@@ -150,7 +150,11 @@ class SessionCrash(unittest.TestCase):
             for hs in hammers.values():
                 for h in hs:
                     h.start()
-            time.sleep(self.rand.uniform(0.3, 1.2))
+            # Kill once every kind has completed a session this round (so each is tested even
+            # on a slow machine), then at a random moment 0-0.8 s later.
+            wait_for(lambda: all(any(h.ok for h in hs) for hs in hammers.values()), 20,
+                     what="a session of each kind")
+            time.sleep(self.rand.uniform(0, 0.8))
             self.l.kill9()
             stop.set()
             for kind, hs in hammers.items():

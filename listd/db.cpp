@@ -279,6 +279,13 @@ CREATE TABLE bounce_feed (
 );
 INSERT INTO bounce_feed(id, last_recipient_id) VALUES (1, 0);
 )SQL",
+    // 7 (relay): personalized delivery. A post job of a list with personalize = footer|full
+    // records the mode and the footer rendered with per-member placeholders (the queued
+    // message then has no footer: the relay adds each member's own, listd/relay_personalize.hpp).
+    R"SQL(
+ALTER TABLE delivery_jobs ADD COLUMN personalize TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE delivery_jobs ADD COLUMN footer TEXT NOT NULL DEFAULT '';
+)SQL",
 };
 
 }  // namespace

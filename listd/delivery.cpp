@@ -17,27 +17,36 @@
 #include "listd/fsutil.hpp"
 #include "listd/log.hpp"
 #include "listd/relay.hpp"
+#include "listd/relay_personalize.hpp"
 
 namespace listd {
 
-MaildirTransport::MaildirTransport(std::filesystem::path outbox, std::string hostname)
-    : dir_(std::move(outbox)), hostname_(std::move(hostname)) {
+MaildirTransport::MaildirTransport(std::filesystem::path outbox, std::string hostname, std::string base_url)
+    : dir_(std::move(outbox)), hostname_(std::move(hostname)), base_url_(std::move(base_url)) {
   make_private_dir(dir_ / "tmp");
   make_private_dir(dir_ / "new");
   make_private_dir(dir_ / "cur");
 }
 
+MaildirTransport::~MaildirTransport() = default;
+
 std::vector<RecipientOutcome> MaildirTransport::deliver(const JobInfo& job, const std::string& message,
                                                         const std::vector<JobRecipient>& batch) {
   std::vector<RecipientOutcome> out(batch.size());
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> renames;
-  const std::string return_path = "Return-Path: <" + job.envelope_from + ">\n";
+  bool personal = personalize_from(job.personalize) != Personalize::none;
+  if (personal && personal_job_ != job.id) {
+    personal_ = std::make_unique<PersonalMessage>(
+        message, PersonalContext{personalize_from(job.personalize), job.footer, job.list_address, base_url_});
+    personal_job_ = job.id;
+  }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& r = batch[i];
     std::string name =
         std::to_string(job.created) + ".J" + std::to_string(job.id) + "R" + std::to_string(r.id) + "." + hostname_;
     auto tmp = dir_ / "tmp" / name;
-    std::string head = return_path + "Delivered-To: " + r.address + "\n";
+    std::string sender = personal || job.verp ? verp_sender(job.envelope_from, r.address) : job.envelope_from;
+    std::string head = "Return-Path: <" + sender + ">\nDelivered-To: " + r.address + "\n";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     bool ok = fd >= 0;
     auto put = [&](const std::string& s) {
@@ -52,7 +61,7 @@ std::vector<RecipientOutcome> MaildirTransport::deliver(const JobInfo& job, cons
       }
     };
     put(head);
-    put(message);
+    put(personal ? personal_->render_lf(r.address) : message);
     if (ok && ::fsync(fd) != 0) ok = false;
     if (fd >= 0 && ::close(fd) != 0) ok = false;
     if (!ok) {
@@ -80,7 +89,7 @@ std::vector<RecipientOutcome> MaildirTransport::deliver(const JobInfo& job, cons
 
 std::unique_ptr<Transport> make_transport(const Config& cfg) {
   switch (cfg.relay.mode) {
-    case RelayMode::maildir: return std::make_unique<MaildirTransport>(cfg.outbox_dir(), cfg.hostname);
+    case RelayMode::maildir: return std::make_unique<MaildirTransport>(cfg.outbox_dir(), cfg.hostname, cfg.base_url);
     case RelayMode::smarthost:
     case RelayMode::mx: return std::make_unique<SmtpTransport>(cfg);
   }
@@ -227,6 +236,14 @@ bool job_fill_more(SQLite::Database& db, std::int64_t job) {
   return true;
 }
 
+void job_set_personal(SQLite::Database& db, std::int64_t job, const std::string& mode, const std::string& footer) {
+  SQLite::Statement q(db, "UPDATE delivery_jobs SET personalize = ?, footer = ? WHERE id = ?");
+  q.bind(1, mode);
+  q.bind(2, footer);
+  q.bind(3, job);
+  q.exec();
+}
+
 std::int64_t job_create_for_role(SQLite::Database& db, const ListRow& list, const std::string& kind,
                                  const std::string& spool_id, const std::string& message_path,
                                  const std::string& envelope_from, const std::vector<std::string>& roles) {
@@ -274,7 +291,9 @@ std::size_t DeliveryRunner::run_due() {
     SQLite::Statement q(*db_,
                         "SELECT j.id, j.kind, j.message_path, j.envelope_from, j.created, coalesce(j.list_id, 0), "
                         "coalesce((SELECT value FROM list_settings s WHERE s.list_id = j.list_id AND s.key = 'verp'), "
-                        "'no') FROM delivery_jobs j WHERE j.done = 0 ORDER BY j.id");
+                        "'no'), j.personalize, j.footer, coalesce((SELECT l.name || '@' || d.name FROM lists l JOIN "
+                        "domains d ON d.id = l.domain_id WHERE l.id = j.list_id), '') FROM delivery_jobs j WHERE "
+                        "j.done = 0 ORDER BY j.id");
     while (q.executeStep()) {
       JobInfo j{q.getColumn(0).getInt64(),
                 q.getColumn(1).getString(),
@@ -282,9 +301,15 @@ std::size_t DeliveryRunner::run_due() {
                 q.getColumn(3).getString(),
                 q.getColumn(4).getInt64(),
                 q.getColumn(5).getInt64(),
-                false};
+                false,
+                "none",
+                {},
+                {}};
       std::string v = q.getColumn(6).getString();
       j.verp = (v == "yes" || v == "true" || v == "on" || v == "1") && j.kind == "post";
+      j.personalize = q.getColumn(7).getString();
+      j.footer = q.getColumn(8).getString();
+      j.list_address = q.getColumn(9).getString();
       jobs.push_back(std::move(j));
     }
   }
@@ -327,7 +352,40 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
   if (batch.empty()) return false;
   cursor = batch.back().id;
   auto started = now_ms();
-  auto outcomes = transport_->deliver(job, message, batch);
+  // Outcomes are committed as the transport reports them (per SMTP transaction), the rest
+  // when deliver() returns.
+  std::vector<char> committed(batch.size(), 0);
+  transport_->set_commit([&](const std::vector<std::size_t>& which, const std::vector<RecipientOutcome>& outs) {
+    commit_outcomes(job, batch, outs, which, started);
+    for (auto i : which) committed[i] = 1;
+  });
+  std::vector<RecipientOutcome> outcomes;
+  try {
+    outcomes = transport_->deliver(job, message, batch);
+  } catch (...) {
+    transport_->set_commit(nullptr);
+    throw;
+  }
+  transport_->set_commit(nullptr);
+  std::vector<std::size_t> rest;
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (!committed[i]) rest.push_back(i);
+  if (!rest.empty()) commit_outcomes(job, batch, outcomes, rest, started);
+  log_event(
+      LogLevel::info, "delivery-batch",
+      {{"job", std::to_string(job.id)},
+       {"recipients", std::to_string(batch.size())},
+       {"delivered", std::to_string(std::count_if(outcomes.begin(), outcomes.end(), [](const RecipientOutcome& o) {
+          return o.result == RecipientResult::delivered;
+        }))}});
+  // Stop this pass if everything in the batch was deferred (the destination is unhappy).
+  return std::any_of(outcomes.begin(), outcomes.end(),
+                     [](const RecipientOutcome& o) { return o.result != RecipientResult::deferred; });
+}
+
+void DeliveryRunner::commit_outcomes(const JobInfo& job, const std::vector<JobRecipient>& batch,
+                                     const std::vector<RecipientOutcome>& outcomes,
+                                     const std::vector<std::size_t>& which, std::int64_t started) {
   auto now = now_unix();
   WriteTx tx(*db_);
   {
@@ -336,8 +394,8 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
                         "first_attempt_ms END, last_progress_ms = ?2, delivered = delivered + ?3 WHERE id = ?4");
     p.bind(1, started);
     p.bind(2, now_ms());
-    p.bind(3, static_cast<std::int64_t>(std::count_if(outcomes.begin(), outcomes.end(), [](const RecipientOutcome& o) {
-             return o.result == RecipientResult::delivered;
+    p.bind(3, static_cast<std::int64_t>(std::count_if(which.begin(), which.end(), [&](std::size_t i) {
+             return outcomes[i].result == RecipientResult::delivered;
            })));
     p.bind(4, job.id);
     p.exec();
@@ -345,7 +403,7 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
   SQLite::Statement upd(*db_,
                         "UPDATE delivery_recipients SET state = ?, attempts = attempts + 1, next_attempt = ?, "
                         "last_reply = ? WHERE id = ?");
-  for (std::size_t i = 0; i < batch.size(); ++i) {
+  for (auto i : which) {
     auto& o = outcomes[i];
     const char* state = "delivered";
     std::int64_t next = 0;
@@ -368,16 +426,6 @@ bool DeliveryRunner::run_one_batch(const JobInfo& job, const std::string& messag
               {{"job", std::to_string(job.id)}, {"rcpt", batch[i].address}, {"state", state}, {"reply", o.reply}});
   }
   tx.commit();
-  log_event(
-      LogLevel::info, "delivery-batch",
-      {{"job", std::to_string(job.id)},
-       {"recipients", std::to_string(batch.size())},
-       {"delivered", std::to_string(std::count_if(outcomes.begin(), outcomes.end(), [](const RecipientOutcome& o) {
-          return o.result == RecipientResult::delivered;
-        }))}});
-  // Stop this pass if everything in the batch was deferred (the destination is unhappy).
-  return std::any_of(outcomes.begin(), outcomes.end(),
-                     [](const RecipientOutcome& o) { return o.result != RecipientResult::deferred; });
 }
 
 void DeliveryRunner::finish_job(std::int64_t job_id) {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@
 #include "listd/store.hpp"
 
 namespace listd {
+
+class PersonalMessage;  // relay_personalize.hpp
 
 struct JobRecipient {
   std::int64_t id = 0;
@@ -37,8 +40,11 @@ struct JobInfo {
   std::string message_path;
   std::string envelope_from;
   std::int64_t created = 0;
-  std::int64_t list_id = 0;  // 0: no list
-  bool verp = false;         // the list's verp setting (kind = post only)
+  std::int64_t list_id = 0;          // 0: no list
+  bool verp = false;                 // the list's verp setting (kind = post only)
+  std::string personalize = "none";  // delivery_jobs.personalize: none | footer | full (relay_personalize.hpp)
+  std::string footer;                // delivery_jobs.footer: rendered with the per-member placeholders
+  std::string list_address;          // NAME@HOST ("" without a list)
 };
 
 enum class RecipientResult { delivered, deferred, failed };
@@ -55,23 +61,38 @@ class Transport {
   virtual std::size_t batch_limit() const { return 0; }
   // pass_done - the runner has nothing due for now (the SMTP relay closes idle connections).
   virtual void pass_done() {}
+  // Commit hook, set by the runner around deliver(): a transport that learns outcomes one
+  // transaction at a time calls it (on the thread that runs deliver()) with the indexes of
+  // recipients now final and the outcomes vector, so they are durable before it goes on
+  // (SECURITY P4: after a crash only transactions whose reply was lost are sent again).
+  // Recipients never passed to it are committed by the runner when deliver() returns.
+  using CommitFn = std::function<void(const std::vector<std::size_t>&, const std::vector<RecipientOutcome>&)>;
+  void set_commit(CommitFn f) { commit_ = std::move(f); }
   // deliver - one batch of one job; `message` is the job's message (LF). Returns one outcome
   // per recipient, in order. Must not throw for per-recipient trouble.
   virtual std::vector<RecipientOutcome> deliver(const JobInfo& job, const std::string& message,
                                                 const std::vector<JobRecipient>& batch) = 0;
+
+ protected:
+  CommitFn commit_;
 };
 
 // MaildirTransport - relay.mode = maildir: data_dir/outbox/new/<created>.J<job>R<rcpt>.<host>,
-// each with Return-Path and Delivered-To prepended (as Postfix local(8) does).
+// each with Return-Path and Delivered-To prepended (as Postfix local(8) does). A personalized
+// job (JobInfo::personalize) gets each member's own copy and the VERP Return-Path.
 class MaildirTransport : public Transport {
  public:
-  MaildirTransport(std::filesystem::path outbox, std::string hostname);
+  // base_url: for the members' unsubscribe links of personalized posts.
+  MaildirTransport(std::filesystem::path outbox, std::string hostname, std::string base_url = {});
+  ~MaildirTransport() override;
   std::vector<RecipientOutcome> deliver(const JobInfo& job, const std::string& message,
                                         const std::vector<JobRecipient>& batch) override;
 
  private:
   std::filesystem::path dir_;
-  std::string hostname_;
+  std::string hostname_, base_url_;
+  std::int64_t personal_job_ = -1;
+  std::unique_ptr<PersonalMessage> personal_;
 };
 
 // job_create_* - inside the caller's transaction. Each returns the job id (the existing one
@@ -85,6 +106,11 @@ std::int64_t job_create_for_members(SQLite::Database& db, const ListRow& list, c
 constexpr int kFillChunk = 5000;
 // job_fill_more - copy the next chunk; false when the job is complete.
 bool job_fill_more(SQLite::Database& db, std::int64_t job);
+
+// job_set_personal - inside the caller's transaction, right after job_create_for_members:
+// deliver this post personalized (mode "footer" or "full"); `footer` is the list footer
+// rendered with personal_footer_vars() (relay_personalize.hpp) and the queued message has none.
+void job_set_personal(SQLite::Database& db, std::int64_t job, const std::string& mode, const std::string& footer);
 
 std::int64_t job_create_for_role(SQLite::Database& db, const ListRow& list, const std::string& kind,
                                  const std::string& spool_id, const std::string& message_path,
@@ -107,6 +133,9 @@ class DeliveryRunner {
 
  private:
   bool run_one_batch(const JobInfo& job, const std::string& message, std::int64_t& cursor);
+  void commit_outcomes(const JobInfo& job, const std::vector<JobRecipient>& batch,
+                       const std::vector<RecipientOutcome>& outcomes, const std::vector<std::size_t>& which,
+                       std::int64_t started);
   void finish_job(std::int64_t job_id);
   const Config& cfg_;
   std::unique_ptr<Transport> transport_;

@@ -22,6 +22,7 @@
 #include "listd/log.hpp"
 #include "listd/message.hpp"
 #include "listd/moderation_mail.hpp"
+#include "listd/relay_personalize.hpp"
 #include "listd/router.hpp"
 #include "listd/rules.hpp"
 #include "listd/store.hpp"
@@ -221,7 +222,7 @@ struct Ctx {
   Store store;
 };
 
-std::string footer_for(const Templates& t, const ListRow& list, const Config& cfg) {
+std::string footer_for(const Templates& t, const ListRow& list, const Config& cfg, bool personal = false) {
   TemplateVars vars{
       {"list_name", list.name},
       {"list_host", list.host},
@@ -230,6 +231,7 @@ std::string footer_for(const Templates& t, const ListRow& list, const Config& cf
       {"base_url", cfg.base_url},
       {"list_url", cfg.base_url + "/lists/" + list.address()},
       {"archive_url", list.settings.archive ? cfg.base_url + "/lists/" + list.address() + "/archive" : ""}};
+  if (personal) vars.merge(personal_footer_vars());  // the relay fills these in per member
   std::string error;
   std::string out = list.settings.footer.empty() ? t.render("mail/footer.txt", vars, &error)
                                                  : Templates::render_text(list.settings.footer, vars, &error);
@@ -444,7 +446,10 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
   std::string archive_rel;
   if (list.settings.archive)
     archive_rel = archive_write(cfg_.archive_dir(), list, id, e.env.received, cfg_.hostname, *decorated);
-  std::string out = dmarc_mitigate(cfg_, list, info, add_footer(*decorated, footer_for(templates_, list, cfg_)));
+  // personalize = footer|full: queued without the footer; the relay adds each member's own.
+  const bool personal = personalize_from(list.settings.personalize) != Personalize::none;
+  std::string footer = footer_for(templates_, list, cfg_, personal);
+  std::string out = dmarc_mitigate(cfg_, list, info, personal ? *decorated : add_footer(*decorated, footer));
   std::string qname = id + ".post.eml";
   write_durable(cfg_.queue_dir() / "tmp", cfg_.queue_dir(), qname, {out});
 
@@ -457,6 +462,7 @@ ProcessResult Processor::process_entry(const SpoolEntry& e) {
     uid = archive_index(*db_, list, id, archive_rel, ainfo, e.env.received, *decorated);
   }
   auto job = job_create_for_members(*db_, list, "post", id, "queue/" + qname, bounces, facts.sender);
+  if (personal) job_set_personal(*db_, job, list.settings.personalize, footer);
   digest_add(*db_, list, id, info, *decorated);
   digest_send_due(cfg_, *db_, templates_, &list);  // the size threshold
   ProcessResult r{"accepted", "job " + std::to_string(job)};

@@ -8,7 +8,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
 #include <chrono>
@@ -17,6 +20,7 @@
 
 #include "listd/log.hpp"
 #include "listd/relay_mx.hpp"
+#include "listd/relay_personalize.hpp"
 #include "smtp/client.hpp"
 #include "smtp/wire.hpp"
 
@@ -103,6 +107,7 @@ struct SmtpTransport::Impl {
   std::size_t open_count = 0;
   std::int64_t body_job = -1;
   smtp::Body body;
+  std::unique_ptr<PersonalMessage> personal;  // the job's per-member template (personalize = footer|full)
   std::vector<Target> smarthost;
   Clock::time_point smarthost_expires{};
 
@@ -120,6 +125,11 @@ struct SmtpTransport::Impl {
   std::vector<PlannedTransaction> plan;
   std::map<std::string, Dest> dests;
   std::vector<RecipientOutcome> outcomes;
+  // Group commit: transactions that got their final reply wait at `commit_gate` until one
+  // posted handler has committed all of them (Transport::CommitFn) - then they go on.
+  const Transport::CommitFn* commit_fn = nullptr;
+  std::vector<std::size_t> commit_pending;
+  std::shared_ptr<asio::steady_timer> commit_gate;
 
   explicit Impl(const Config& c) : cfg(c), mx(c.relay.resolver.host, c.relay.resolver.port) {
     if (cfg.relay.tls == RelayTls::verify) tls.set_default_verify_paths();
@@ -203,6 +213,33 @@ struct SmtpTransport::Impl {
     for (auto i : plan[ti].rcpts) outcomes[i] = {r, reply};
   }
 
+  void flush_commits() {
+    auto gate = std::move(commit_gate);
+    commit_gate.reset();
+    auto which = std::move(commit_pending);
+    commit_pending.clear();
+    try {
+      (*commit_fn)(which, outcomes);
+    } catch (const std::exception& e) {
+      // Not committed now: the runner commits these recipients when the wave ends.
+      log_event(LogLevel::error, "delivery-commit-failed", {{"error", e.what()}});
+    }
+    gate->cancel();
+  }
+
+  // durable - make the outcomes of `idx` durable before this connection takes more work.
+  awaitable<void> durable(const std::vector<std::size_t>& idx) {
+    if (commit_fn == nullptr || !*commit_fn) co_return;
+    commit_pending.insert(commit_pending.end(), idx.begin(), idx.end());
+    if (!commit_gate) {
+      commit_gate = std::make_shared<asio::steady_timer>(ioc, asio::steady_timer::time_point::max());
+      asio::post(ioc, [this] { flush_commits(); });
+    }
+    auto gate = commit_gate;
+    boost::system::error_code ec;
+    co_await gate->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
   void evict_one_idle() {
     std::string key;
     Clock::time_point oldest = Clock::time_point::max();
@@ -266,6 +303,16 @@ struct SmtpTransport::Impl {
       rcpts.push_back((*wave)[i].address);
       utf8 = utf8 || non_ascii(rcpts.back());
     }
+    // The gathered body: the job's shared rendering, or this member's copy from segments.
+    smtp::BodySegments segs;
+    std::string scratch;
+    if (personal && !rcpts.empty()) {
+      personal->render(rcpts.front(), scratch, segs.data, segs.bdat);
+    } else {
+      segs.data.push_back(body.data);
+      segs.bdat.push_back(body.bdat);
+    }
+    const std::uint64_t size = smtp::BodySegments::size(segs.bdat);
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::string why;
       bool permanent = false;
@@ -281,8 +328,8 @@ struct SmtpTransport::Impl {
         co_return;
       }
       bool reused = c->transactions() > 0;
-      smtp::ClientTransaction t(c->ext(), pt.envelope_from, rcpts, body.bdat.size(), utf8);
-      co_await c->transact(t, body);
+      smtp::ClientTransaction t(c->ext(), pt.envelope_from, rcpts, size, utf8);
+      co_await c->transact(t, segs);
       if (!c->alive()) --open_count;
       // A pooled connection the server had dropped while idle: retry once on a fresh one.
       if (reused && t.replies() == 0 && !c->alive()) continue;
@@ -294,6 +341,7 @@ struct SmtpTransport::Impl {
         outcomes[pt.rcpts[k]] = {rr, res.reply};
       }
       if (c->alive()) idle[key].push_back({c, Clock::now()});
+      co_await durable(pt.rcpts);
       co_return;
     }
   }
@@ -320,16 +368,25 @@ struct SmtpTransport::Impl {
   }
 
   std::vector<RecipientOutcome> deliver(const JobInfo& job, const std::string& message,
-                                        const std::vector<JobRecipient>& batch) {
+                                        const std::vector<JobRecipient>& batch, const Transport::CommitFn& commit) {
     if (body_job != job.id) {
-      body.data = smtp::render_data(message);
-      body.bdat = smtp::render_bdat(message);
+      auto mode = personalize_from(job.personalize);
+      personal.reset();
+      body = {};
+      if (mode != Personalize::none) {
+        personal = std::make_unique<PersonalMessage>(message,
+                                                     PersonalContext{mode, job.footer, job.list_address, cfg.base_url});
+      } else {
+        body.data = smtp::render_data(message);
+        body.bdat = smtp::render_bdat(message);
+      }
       body_job = job.id;
     }
+    commit_fn = &commit;
     wave = &batch;
     outcomes.assign(batch.size(), {RecipientResult::deferred, "451 4.3.0 not attempted"});
     plan = plan_transactions(batch, job.envelope_from, cfg.relay.max_recipients, cfg.relay.mode == RelayMode::mx,
-                             job.verp);
+                             job.verp || personal != nullptr);
     dests.clear();
     for (std::size_t ti = 0; ti < plan.size(); ++ti) {
       auto [it, fresh] = dests.try_emplace(plan[ti].domain);
@@ -357,6 +414,7 @@ struct SmtpTransport::Impl {
     ioc.restart();
     ioc.run();
     wave = nullptr;
+    commit_fn = nullptr;
     return std::move(outcomes);
   }
 
@@ -386,7 +444,7 @@ void SmtpTransport::pass_done() {
 
 std::vector<RecipientOutcome> SmtpTransport::deliver(const JobInfo& job, const std::string& message,
                                                      const std::vector<JobRecipient>& batch) {
-  return impl_->deliver(job, message, batch);
+  return impl_->deliver(job, message, batch, commit_);
 }
 
 }  // namespace listd

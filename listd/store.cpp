@@ -73,6 +73,7 @@ std::vector<std::pair<std::string, std::string>> settings_to_pairs(const ListSet
       {"dmarc_mitigation", s.dmarc_mitigation},
       {"digest_size_threshold", std::to_string(s.digest_size_threshold)},
       {"verp", bool_text(s.verp)},
+      {"personalize", s.personalize},
   };
 }
 
@@ -108,6 +109,10 @@ void settings_set(ListSettings& s, const std::string& key, const std::string& va
       throw StoreError("setting 'nonmember_action': expected hold, accept, reject or discard, got '" + value + "'");
   } else if (key == "verp") {
     boolean(s.verp);
+  } else if (key == "personalize") {
+    if (value != "none" && value != "footer" && value != "full")
+      throw StoreError("setting 'personalize': expected none, footer or full, got '" + value + "'");
+    s.personalize = value;
   } else if (key == "emergency") {
     boolean(s.emergency);
   } else if (key == "max_message_size") {

@@ -50,6 +50,7 @@ struct ListSettings {
   std::string dmarc_mitigation = "munge_from";  // munge_from | wrap_message | none
   std::uint64_t digest_size_threshold = 30;     // KiB collected that trigger a digest early; 0 = period only
   bool verp = false;                            // one SMTP transaction per member, sender NAME-bounces+user=domain@HOST
+  std::string personalize = "none";             // none | footer | full: per-member footer/headers (docs/relay.md)
 };
 
 // settings_get/set as text, for the CLI and web admin; throws StoreError for unknown keys or bad values.

@@ -1,12 +1,12 @@
 // client.cpp - see client.hpp.
 #include "smtp/client.hpp"
 
-#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <vector>
 
 namespace smtp {
 
@@ -157,6 +157,13 @@ awaitable<OpenResult> Connection::hello() {
 }
 
 awaitable<void> Connection::transact(ClientTransaction& t, const Body& body) {
+  BodySegments seg;
+  seg.data.push_back(body.data);
+  seg.bdat.push_back(body.bdat);
+  co_await transact(t, seg);
+}
+
+awaitable<void> Connection::transact(ClientTransaction& t, const BodySegments& body) {
   ++transactions_;
   try {
     auto step = t.start();
@@ -164,14 +171,20 @@ awaitable<void> Connection::transact(ClientTransaction& t, const Body& body) {
     while (step != ClientTransaction::Step::done) {
       if (step == ClientTransaction::Step::write_commands) {
         if (t.body_with_commands()) {  // BDAT: commands and chunk in one gathered write
-          std::array<asio::const_buffer, 2> bufs{asio::buffer(t.commands()), asio::buffer(body.bdat)};
+          std::vector<asio::const_buffer> bufs;
+          bufs.reserve(body.bdat.size() + 1);
+          bufs.push_back(asio::buffer(t.commands()));
+          for (auto piece : body.bdat) bufs.push_back(asio::buffer(piece.data(), piece.size()));
           co_await write(bufs, kDataBlock);
           body_sent = true;
         } else {
           co_await write(asio::buffer(t.commands()), kMail);
         }
       } else if (step == ClientTransaction::Step::send_body) {
-        co_await write(asio::buffer(body.data), kDataBlock);
+        std::vector<asio::const_buffer> bufs;
+        bufs.reserve(body.data.size());
+        for (auto piece : body.data) bufs.push_back(asio::buffer(piece.data(), piece.size()));
+        co_await write(bufs, kDataBlock);
         body_sent = true;
       }
       ParsedReply r = co_await read_reply(body_sent ? kDataTerm : kRcpt);

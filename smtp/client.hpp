@@ -20,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "smtp/client_proto.hpp"
@@ -49,12 +50,25 @@ struct Body {
   std::string bdat;  // CRLF only
 };
 
+// BodySegments - a body in pieces, all sent in one gathered write (personalized delivery:
+// pieces shared by every recipient around small per-recipient ones). Concatenated, `data`
+// is the DATA form (ending ".\r\n") and `bdat` the BDAT form of the same message.
+struct BodySegments {
+  std::vector<std::string_view> data, bdat;
+  static std::size_t size(const std::vector<std::string_view>& v) {
+    std::size_t n = 0;
+    for (auto s : v) n += s.size();
+    return n;
+  }
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls, ClientOptions opts);
   boost::asio::awaitable<OpenResult> open(std::vector<boost::asio::ip::tcp::endpoint> addrs);
   // transact - run `t` to its end (t.results() then holds every recipient's outcome).
   boost::asio::awaitable<void> transact(ClientTransaction& t, const Body& body);
+  boost::asio::awaitable<void> transact(ClientTransaction& t, const BodySegments& body);
   boost::asio::awaitable<void> quit();
   bool alive() const { return alive_; }
   bool tls_active() const { return tls_; }

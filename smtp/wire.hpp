@@ -16,10 +16,15 @@ namespace smtp {
 class WireEncoder {
  public:
   explicit WireEncoder(bool dot_stuff) : stuff_(dot_stuff) {}
+  // Resume at a segment boundary: `line_start` says whether the output so far ends a line
+  // (the relay renders a message in segments, listd/relay_personalize.hpp).
+  WireEncoder(bool dot_stuff, bool line_start) : stuff_(dot_stuff), line_start_(line_start) {}
   // feed - append the wire form of `in` to `out`.
   void feed(std::string_view in, std::string& out);
   // finish - close the last line; in dot-stuffing mode also append the ".\r\n" terminator.
   void finish(std::string& out);
+  // at_line_start - the output so far ends a line (no CR pending): the next '.' is stuffed.
+  bool at_line_start() const { return line_start_ && !pending_cr_; }
 
  private:
   bool stuff_;

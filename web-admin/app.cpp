@@ -108,6 +108,7 @@ const SettingField kSettingFields[] = {
     {"bounce_warnings", "Warnings before removal", "number", "Bounces"},
     {"bounce_warning_interval", "Days between warnings", "number", "Bounces"},
     {"verp", "One SMTP transaction per member (VERP)", "bool", "Delivery"},
+    {"personalize", "Per-member footer (footer) and To: header (full)", "choice:none,footer,full", "Delivery"},
 };
 
 // Counts of 100,000-row lists cost tens of milliseconds in SQLite; pages show them from this

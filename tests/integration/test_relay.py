@@ -180,6 +180,74 @@ class ChunkingAndVerp(RelayCase):
         self.assertIn(b"\r\n.a line starting with a dot\r\n", self.server.bodies[0])
 
 
+def split_message(raw):
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return head.decode("utf-8", "replace"), body.decode("utf-8", "replace")
+
+
+class Personalized(RelayCase):
+    """personalize = footer | full: one transaction per member, each with its own VERP sender,
+    footer, unsubscribe link and List-Unsubscribe header (and To: in full mode)."""
+    members = ("c@x.org", "d+tag@y.org")
+
+    def deliveries(self):
+        with self.server.lock:
+            return list(zip(self.server.delivered, self.server.bodies))
+
+    def check_each_member_own_copy(self, full):
+        got = self.deliveries()
+        self.assertEqual(sorted(r for (_, r), _ in got), ["ana@mired.org", "bob@mired.org", "c@x.org", "d+tag@y.org"])
+        for (sender, rcpt), raw in got:
+            local, domain = rcpt.split("@")
+            self.assertEqual(sender, "mi_lista-bounces+%s=%s@lists.mired.org" % (local, domain))
+            head, body = split_message(raw)
+            quoted = rcpt.replace("+", "%2B").replace("@", "%40")
+            # the footer, once, naming this member and no other
+            self.assertEqual(body.count("You are subscribed as "), 1, body)
+            self.assertIn("You are subscribed as %s\r\n" % rcpt, body)
+            self.assertIn("/lists/mi_lista@lists.mired.org/unsubscribe?address=%s\r\n" % quoted, body)
+            for other in self.members + ("ana@mired.org", "bob@mired.org"):
+                if other != rcpt:
+                    self.assertNotIn(other, body)
+            self.assertEqual(head.count("List-Unsubscribe:"), 1, head)
+            self.assertIn("unsubscribe?address=%s>" % quoted, head)
+            # the body's own dot line arrives intact (stuffed on the wire, unstuffed by the server)
+            self.assertIn(".a line starting with a dot\r\nHola a todos.\r\n", body)
+            if full:
+                self.assertIn("\r\nTo: %s\r\n" % rcpt, "\r\n" + head)
+                self.assertNotIn("To: mi_lista@", head)
+            else:
+                self.assertIn("To: mi_lista@lists.mired.org", head)
+
+    def test_footer_mode_each_member_gets_own_footer_and_verp_sender(self):
+        self.l.listctl("settings", LIST, "personalize", "footer", check=True)
+        self.l.start()
+        self.post()
+        st = self.wait_final()
+        self.assertEqual(set(st.values()), {"delivered"})
+        self.assertEqual(len([c for c in self.server.commands if c.startswith("MAIL")]), 4)
+        self.check_each_member_own_copy(full=False)
+        # the archive keeps the post without any footer
+        p = self.l.sql("SELECT personalize, footer FROM delivery_jobs")
+        self.assertEqual(p[0][0], "footer")
+        self.assertIn("\x1flistd:member_address\x1f", p[0][1])
+
+    def test_full_mode_with_bdat_sets_to(self):
+        self.server.chunking = True
+        self.l.listctl("settings", LIST, "personalize", "full", check=True)
+        self.l.start()
+        self.post()
+        st = self.wait_final()
+        self.assertEqual(set(st.values()), {"delivered"})
+        self.assertTrue(any(c.startswith("BDAT ") for c in self.server.commands))
+        self.check_each_member_own_copy(full=True)
+
+    def test_bad_value_is_refused(self):
+        p = self.l.listctl("settings", LIST, "personalize", "sometimes")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"expected none, footer or full", p.stderr)
+
+
 class StarttlsAndAuth(RelayCase):
     extra = "auth_user = relayuser\nauth_password = s3cret pass\n"
 
@@ -314,7 +382,30 @@ class CrashMidFanout(RelayCase):
         got = collections.Counter(self.server.rcpts())
         self.assertEqual(set(got), set(st))  # everyone received it
         dups = sum(n - 1 for n in got.values())
-        self.assertLessEqual(dups, 4 * 50)  # only the wave in flight at the kill
+        self.assertLessEqual(dups, 4 * 50)  # only the transactions in flight at the kill (one per connection)
+
+
+
+class CrashMidVerpFanout(CrashMidFanout):
+    """With VERP every member is one transaction and each transaction's outcome is committed
+    as soon as its final reply is in: after kill -9 only the transactions in flight (at most
+    one per connection) can be sent again - not the whole wave of 4 x 50."""
+    N = 3000
+
+    def test_kill9_mid_fanout_then_every_recipient_once_or_bounded(self):
+        self.l.listctl("settings", LIST, "verp", "yes", check=True)
+        self.l.start()
+        self.post()
+        wait_for(lambda: len(self.server.rcpts()) >= 600, 60, what="fan-out under way")
+        self.l.kill9()
+        self.assertLess(len(self.server.rcpts()), self.N + 2, "the fan-out ended before the kill; nothing was tested")
+        self.l.start()
+        st = self.wait_final(timeout=120)
+        self.assertEqual(set(st.values()), {"delivered"})
+        got = collections.Counter(self.server.rcpts())
+        self.assertEqual(set(got), set(st))
+        dups = sum(n - 1 for n in got.values())
+        self.assertLessEqual(dups, 4)  # connections x 1 recipient per transaction
 
 
 if __name__ == "__main__":

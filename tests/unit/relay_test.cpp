@@ -1,13 +1,23 @@
 // relay_test.cpp - the relay's pure parts: transaction planning (grouping by domain, the
-// max_recipients cut, VERP), the VERP sender and the retry backoff schedule; and the chunked
-// copy of a member job's recipients on a real SQLite file.
+// max_recipients cut, VERP), the VERP sender and the retry backoff schedule; the chunked
+// copy of a member job's recipients on a real SQLite file; personalized messages from
+// segments (both wire forms, dot-stuffing across segment boundaries, footer placement
+// checked against decorate's add_footer on its golden inputs, quoted-printable).
 #include <SQLiteCpp/Transaction.h>
+#include <gmime/gmime.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "listd/db.hpp"
+#include "listd/decorate.hpp"
 #include "listd/delivery.hpp"
+#include "listd/message.hpp"
 #include "listd/relay.hpp"
+#include "listd/relay_personalize.hpp"
 #include "listd/store.hpp"
+#include "smtp/wire.hpp"
 #include "test_util.hpp"
 
 using namespace listd;
@@ -147,4 +157,252 @@ TEST(RelayConfig, KeysAndErrors) {
   EXPECT_THROW(parse_config("[relay]\nresolver = dns.example:53\n", "/x.conf"), ConfigError);
   EXPECT_THROW(parse_config("[relay]\nmx_port = 0\n", "/x.conf"), ConfigError);
   EXPECT_THROW(parse_config("[relay]\ncommand_timeout = 0\n", "/x.conf"), ConfigError);
+}
+
+// --- personalize = footer | full: segments (listd/relay_personalize.hpp) -----------------------
+
+namespace {
+
+const char* const kPersonalFooter =
+    "_______________________________________________\n"
+    "mi_lista mailing list -- mi_lista@lists.mired.org\n"
+    "You are subscribed as \x1flistd:member_address\x1f\n"
+    "Unsubscribe: \x1flistd:unsubscribe_url\x1f\n";
+
+PersonalContext personal_ctx(Personalize mode = Personalize::footer, std::string footer = kPersonalFooter) {
+  return PersonalContext{mode, std::move(footer), "mi_lista@lists.mired.org", "http://lists.mired.org:8080"};
+}
+
+// The footer as decorate would add it for one member (placeholders filled in).
+std::string concrete_footer(const std::string& tmpl, const std::string& member) {
+  std::string out;
+  PersonalContext c = personal_ctx();
+  for (std::size_t i = 0; i < tmpl.size();) {
+    if (tmpl.compare(i, kMemberAddressSlot.size(), kMemberAddressSlot) == 0) {
+      out += member;
+      i += kMemberAddressSlot.size();
+    } else if (tmpl.compare(i, kUnsubscribeUrlSlot.size(), kUnsubscribeUrlSlot) == 0) {
+      out += unsubscribe_url(c, member);
+      i += kUnsubscribeUrlSlot.size();
+    } else {
+      out += tmpl[i++];
+    }
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string_view>& v) {
+  std::string s;
+  for (auto p : v) s += p;
+  return s;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot open " << path;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Every text/plain leaf, decoded to UTF-8, in order (what a reader sees).
+void collect_text(GMimeObject* obj, std::string& out) {
+  if (GMIME_IS_MULTIPART(obj)) {
+    int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+    for (int i = 0; i < n; ++i) collect_text(g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), out);
+  } else if (GMIME_IS_TEXT_PART(obj)) {
+    GMimeContentType* ct = g_mime_object_get_content_type(obj);
+    if (g_mime_content_type_is_type(ct, "text", "plain")) {
+      char* t = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+      if (t) out += t;
+      out += "\n<part end>\n";
+      g_free(t);
+    }
+  }
+}
+
+std::string reader_text(const std::string& lf) {
+  GMimeStream* st = g_mime_stream_mem_new_with_buffer(lf.data(), lf.size());
+  GMimeParser* p = g_mime_parser_new_with_stream(st);
+  GMimeMessage* m = g_mime_parser_construct_message(p, nullptr);
+  std::string out;
+  if (m) collect_text(g_mime_message_get_mime_part(m), out);
+  for (auto& c : out)  // CRLF inside decoded base64 text is the text's own business
+    if (c == '\r') c = ' ';
+  if (m) g_object_unref(m);
+  g_object_unref(p);
+  g_object_unref(st);
+  return out;
+}
+
+}  // namespace
+
+TEST(Personalize, SegmentsEqualTheWholeRenderingInBothWireForms) {
+  for (const char* name : {"plain_ascii", "base64_utf8", "latin1", "flowed", "mixed_attachment", "alternative",
+                           "signed", "html_only", "no_subject"}) {
+    SCOPED_TRACE(name);
+    std::string in = slurp(std::string(LISTD_TEST_DATA) + "/decorate/" + name + ".in.eml");
+    PersonalMessage pm(in, personal_ctx());
+    std::string scratch;
+    std::vector<std::string_view> data, bdat;
+    for (const char* member : {"ana@mired.org", "bob+x@example.org", "josé@ejemplo.es"}) {
+      pm.render(member, scratch, data, bdat);
+      std::string lf = pm.render_lf(member);
+      EXPECT_EQ(joined(data), smtp::render_data(lf));
+      EXPECT_EQ(joined(bdat), smtp::render_bdat(lf));
+    }
+  }
+}
+
+TEST(Personalize, FooterLandsWhereDecorateWouldPutItEncodedLikeThePart) {
+  struct Case {
+    const char* name;
+    const char* placement;
+  } cases[] = {{"plain_ascii", "text-part"}, {"base64_utf8", "text-part"},     {"latin1", "text-part"},
+               {"flowed", "text-part"},      {"mixed_attachment", "new-part"}, {"alternative", "wrapped"},
+               {"signed", "wrapped"},        {"html_only", "wrapped"}};
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string in = slurp(std::string(LISTD_TEST_DATA) + "/decorate/" + c.name + ".in.eml");
+    PersonalMessage pm(in, personal_ctx());
+    EXPECT_EQ(pm.placement(), c.placement);
+    for (const char* member : {"ana@mired.org", "bob@example.org"}) {
+      std::string mine = pm.render_lf(member);
+      std::string theirs = add_footer(in, concrete_footer(kPersonalFooter, member));
+      EXPECT_EQ(reader_text(mine), reader_text(theirs));
+      EXPECT_NE(reader_text(mine).find(std::string("You are subscribed as ") + member), std::string::npos);
+    }
+  }
+}
+
+TEST(Personalize, SignedEntityIsCarriedByteForByte) {
+  std::string in = to_lf(slurp(std::string(LISTD_TEST_DATA) + "/decorate/signed.in.eml"));
+  PersonalMessage pm(in, personal_ctx());
+  std::string out = pm.render_lf("ana@mired.org");
+  auto body = in.find("\n\n");
+  std::string signed_body = in.substr(body + 2);
+  EXPECT_NE(out.find(signed_body.substr(0, signed_body.size() - 1)), std::string::npos);
+  EXPECT_NE(out.find("multipart/mixed"), std::string::npos);
+}
+
+TEST(Personalize, HeadersPerMemberFooterModeKeepsToFullModeReplacesIt) {
+  std::string in =
+      "From: a@b.org\nTo: mi_lista@lists.mired.org\nSubject: s\nList-Unsubscribe: <mailto:mi_lista-leave@lists.mired."
+      "org>,\n <http://lists.mired.org:8080/lists/mi_lista@lists.mired.org/unsubscribe>\nList-Id: <x>\n\nhi\n";
+  PersonalMessage foot(in, personal_ctx(Personalize::footer));
+  std::string f = foot.render_lf("bob+x@example.org");
+  EXPECT_NE(f.find("To: mi_lista@lists.mired.org\n"), std::string::npos);
+  EXPECT_NE(f.find("List-Unsubscribe: <mailto:mi_lista-leave@lists.mired.org>,\n "
+                   "<http://lists.mired.org:8080/lists/mi_lista@lists.mired.org/unsubscribe?address=bob%2Bx%40example."
+                   "org>\nList-Id: <x>\n"),
+            std::string::npos)
+      << f;
+  EXPECT_EQ(f.find("List-Unsubscribe"), f.rfind("List-Unsubscribe"));  // replaced, not added
+  PersonalMessage full(in, personal_ctx(Personalize::full));
+  std::string g = full.render_lf("bob+x@example.org");
+  EXPECT_NE(g.find("To: bob+x@example.org\n"), std::string::npos);
+  EXPECT_EQ(g.find("To: mi_lista"), std::string::npos);
+  EXPECT_NE(g.find("\n\nhi\n___"), std::string::npos);
+}
+
+TEST(Personalize, DotStuffingAcrossSegmentBoundaries) {
+  // The body's last line and the footer's first line both start with a dot; so does a line
+  // of the footer after the member's address, and the body has no final line end.
+  std::string in = "From: a@b.org\nSubject: s\n\n.first\nbody\n.last";
+  PersonalMessage pm(in, personal_ctx(Personalize::footer, ".sig\n\x1flistd:member_address\x1f\n.end"));
+  std::string scratch;
+  std::vector<std::string_view> data, bdat;
+  pm.render(".dot@x.org", scratch, data, bdat);
+  std::string d = joined(data), b = joined(bdat);
+  EXPECT_NE(d.find("\r\n\r\n..first\r\nbody\r\n..last\r\n..sig\r\n..dot@x.org\r\n..end\r\n.\r\n"), std::string::npos)
+      << d;
+  EXPECT_NE(b.find("\r\n\r\n.first\r\nbody\r\n.last\r\n.sig\r\n.dot@x.org\r\n.end\r\n"), std::string::npos) << b;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == '\n') {
+      ASSERT_TRUE(i > 0 && d[i - 1] == '\r') << "bare LF at " << i;
+    }
+  }
+}
+
+TEST(Personalize, SharedPiecesAreTheSameBytesForEveryMember) {
+  std::string in = "From: a@b.org\nSubject: s\n\n" + std::string(5000, 'x') + "\n";
+  PersonalMessage pm(in, personal_ctx());
+  std::string s1, s2;
+  std::vector<std::string_view> d1, b1, d2, b2;
+  pm.render("a@x.org", s1, d1, b1);
+  pm.render("b@x.org", s2, d2, b2);
+  ASSERT_EQ(d1.size(), d2.size());
+  std::size_t own = 0;
+  for (std::size_t i = 0; i < d1.size(); ++i) {
+    if (i % 2 == 0) {
+      EXPECT_EQ(d1[i].data(), d2[i].data());  // shared: same memory, not a copy
+    } else {
+      own += d1[i].size();
+    }
+  }
+  EXPECT_LT(own, 600u);  // the member's own bytes: footer and header lines only
+}
+
+TEST(Personalize, Base64TailIsReencodedWithTheFooter) {
+  std::string text(100, 'a');  // 57 bytes shared, 43 carried into each member's piece
+  std::string in =
+      "From: a@b.org\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+      "Content-Transfer-Encoding: base64\n\n" +
+      base64_lines(text);
+  PersonalMessage pm(in, personal_ctx(Personalize::footer, "Hola \x1flistd:member_address\x1f ñ\n"));
+  std::string out = pm.render_lf("ana@mired.org");
+  EXPECT_EQ(reader_text(out), text + "\nHola ana@mired.org ñ\n\n<part end>\n");
+  for (std::size_t p = out.find("\n\n") + 2, nl; (nl = out.find('\n', p)) != std::string::npos; p = nl + 1)
+    EXPECT_LE(nl - p, 76u);
+}
+
+TEST(Personalize, SevenBitPartTurnsQuotedPrintableForANonAsciiFooter) {
+  std::string in = "From: a@b.org\nSubject: s\n\nplain = text\n";
+  PersonalMessage pm(in, personal_ctx(Personalize::footer, "Adiós \x1flistd:member_address\x1f\n"));
+  std::string out = pm.render_lf("ana@mired.org");
+  EXPECT_NE(out.find("quoted-printable"), std::string::npos) << out;
+  EXPECT_NE(out.find("charset=utf-8"), std::string::npos) << out;
+  EXPECT_EQ(reader_text(out), "plain = text\nAdiós ana@mired.org\n\n<part end>\n");
+}
+
+TEST(QuotedPrintable, Rules) {
+  struct {
+    const char* in;
+    const char* out;
+  } cases[] = {
+      {"abc\n", "abc\n"},
+      {"a=b\n", "a=3Db\n"},
+      {"trailing \n", "trailing=20\n"},
+      {"tab\t\n", "tab=09\n"},
+      {"ñ\n", "=C3=B1\n"},
+      {"no newline", "no newline=\n"},
+      {"", ""},
+  };
+  for (auto& c : cases) EXPECT_EQ(quoted_printable(c.in), c.out) << c.in;
+  std::string long_line(200, 'x');
+  std::string q = quoted_printable(long_line + "\n");
+  std::string back;
+  for (std::size_t p = 0, nl; (nl = q.find('\n', p)) != std::string::npos; p = nl + 1) {
+    std::string line = q.substr(p, nl - p);
+    EXPECT_LE(line.size(), 76u);
+    if (!line.empty() && line.back() == '=') line.pop_back();
+    back += line;
+  }
+  EXPECT_EQ(back, long_line);
+  // an '=' escape is never split by a soft break
+  std::string eq = quoted_printable(std::string(74, 'x') + "==\n");
+  EXPECT_EQ(eq, std::string(74, 'x') + "=\n=3D=3D\n");
+}
+
+TEST(WireEncoder, ResumesAtASegmentBoundary) {
+  std::string out;
+  smtp::WireEncoder mid(true, false);
+  mid.feed(".not at a line start\n.at one", out);
+  EXPECT_EQ(out, ".not at a line start\r\n..at one");
+  EXPECT_FALSE(mid.at_line_start());
+  smtp::WireEncoder start(true, true);
+  std::string o2;
+  start.feed(".x\n", o2);
+  EXPECT_EQ(o2, "..x\r\n");
+  EXPECT_TRUE(start.at_line_start());
 }

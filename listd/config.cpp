@@ -191,6 +191,9 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
     cfg.plaintext_auth = parse_enum<PlaintextAuth>(
         c, v, {{"no", PlaintextAuth::no}, {"loopback", PlaintextAuth::loopback}, {"yes", PlaintextAuth::yes}});
   };
+  t["http.hsts_max_age"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.http_hsts_max_age = parse_uint(c, v, 0, 2ull * 365 * 86400);
+  };
   t["tls.tls_cert"] = [origin](Config& cfg, const Ctx&, const std::string& v) {
     cfg.tls_cert = resolve(origin, v).string();
   };

@@ -50,6 +50,9 @@ struct Config {
   std::uint64_t smtp_max_message_size = 10485760;
   Listener lmtp{{"127.0.0.1", 8024}, {}, {}, {}};
   Listener http{{"127.0.0.1", 8080}, {}, {}, {}};
+  // [http] hsts_max_age: Strict-Transport-Security max-age (seconds) sent on HTTPS answers
+  // (tls_listen); 0 = not sent. Browsers then refuse plain HTTP to the host on every port.
+  std::uint64_t http_hsts_max_age = 0;
   Listener imap{{"127.0.0.1", 1143}, {}, {}, {}};
   Listener pop3{{"127.0.0.1", 1110}, {}, {}, {}};
 

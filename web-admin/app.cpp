@@ -23,8 +23,10 @@
 #include "listd/store.hpp"
 #include "listd/subscription.hpp"
 #include "smtp/address.hpp"
+#include "web-admin/archive_query.hpp"
 #include "web-admin/archive_view.hpp"
 #include "web-admin/auth.hpp"
+#include "web-admin/multipart.hpp"
 #include "web-admin/router.hpp"
 
 namespace listd::web {
@@ -280,6 +282,16 @@ struct App::Impl {
 
   std::string secure(const Ctx& c) const { return c.req.tls ? "; Secure" : ""; }
 
+  // password_allowed - [auth] plaintext: may a password be sent over this connection?
+  bool password_allowed(const Request& req) const {
+    switch (cfg.plaintext_auth) {
+      case PlaintextAuth::yes: return true;
+      case PlaintextAuth::loopback: return req.tls || req.loopback;
+      case PlaintextAuth::no: return req.tls;
+    }
+    return false;
+  }
+
   Response page(Ctx& c, int status, const std::string& title, const std::string& tmpl, mu::data d) {
     std::string csrf = csrf_token(c);
     d.set("csrf", csrf);
@@ -400,7 +412,9 @@ struct App::Impl {
       c.who = auth.api_token(authz.substr(7));
       if (!c.who) throw HttpError{401, "invalid bearer token"};
     } else if (authz.rfind("Basic ", 0) == 0) {
-      if (!c.req.tls && !c.req.loopback) throw HttpError{401, "HTTP Basic is accepted only over TLS or loopback"};
+      // DESIGN.md: Basic over TLS or loopback only, and never where [auth] plaintext forbids it.
+      if (!(c.req.tls || c.req.loopback) || !password_allowed(c.req))
+        throw HttpError{401, "HTTP Basic is not accepted over plain HTTP here; use HTTPS"};
       std::string decoded = base64_decode(authz.substr(6));
       auto colon = decoded.find(':');
       if (colon == std::string::npos) throw HttpError{401, "malformed Basic credentials"};
@@ -452,6 +466,19 @@ struct App::Impl {
         throw HttpError{400, "the body is not valid JSON"};
       }
       if (!c.body_json.is_object()) throw HttpError{400, "the body must be a JSON object"};
+    } else if (base == "multipart/form-data") {
+      // Fields join the same Form as urlencoded ones (so CSRF and every handler read them the
+      // same way); a file input's content is the value of its field.
+      auto boundary = multipart_boundary(ct);
+      if (!boundary) throw HttpError{400, "multipart/form-data without a valid boundary"};
+      MultipartLimits lim;
+      lim.max_parts = kMaxFormParts;
+      lim.max_part_bytes = kMaxBodyBytesForForms;
+      lim.max_total_bytes = kMaxBodyBytesForForms;
+      MultipartParser mp(*boundary, lim);
+      if (mp.feed(c.req.body) == MultipartStatus::error || mp.finish() == MultipartStatus::error)
+        throw HttpError{mp.limit_exceeded() ? 413 : 400, "the form data was refused: " + mp.error()};
+      for (auto& part : mp.take_parts()) c.form.emplace_back(std::move(part.name), std::move(part.data));
     } else if (base == "application/x-www-form-urlencoded" || (base.empty() && !c.req.body.empty() && !c.api) ||
                base.empty()) {
       auto f = parse_form(c.req.body);
@@ -693,6 +720,9 @@ struct App::Impl {
   }
 
   Response login_post(Ctx& c) {
+    if (!password_allowed(c.req))
+      throw HttpError{403,
+                      "Passwords are not accepted over plain HTTP here ([auth] plaintext); use the HTTPS address."};
     Auth auth(c.db);
     Principal p;
     auto r = auth.login(form_get(c.form, "email"), form_get(c.form, "password"), c.req.peer, &p);
@@ -929,39 +959,66 @@ struct App::Impl {
     return out;
   }
 
+  // archive_search - the FTS5 trigram index (the one IMAP SEARCH uses) over subject, sender,
+  // recipients and text; terms under 3 characters are checked on the index's hits, or, when no
+  // term is long enough, on subjects and senders newest first. The kSearchResults most recently
+  // archived hits, shown newest first.
   Response archive_search(Ctx& c) {
     require_archive(c);
     std::string term;
     if (auto f = parse_form(c.req.query)) term = form_get(*f, "q");
-    mu::list rows;
-    if (!term.empty()) {
-      std::string like = "%";
-      for (char ch : term) {
-        if (ch == '%' || ch == '_' || ch == '\\') like.push_back('\\');
-        like.push_back(ch);
+    ArchiveQuery aq = archive_query(term);
+    struct Hit {
+      std::int64_t uid, date;
+      std::string subject, from;
+    };
+    std::vector<Hit> hits;
+    if (!aq.empty()) {
+      std::string sql;
+      if (!aq.match.empty()) {
+        // CROSS JOIN keeps the FTS table outside: it yields rowids newest first and the
+        // LIMIT stops it early, instead of a probe per archive row of the list.
+        sql =
+            "SELECT a.uid, a.date, a.subject, a.from_name, a.from_addr FROM archive_fts f CROSS JOIN archive a ON "
+            "a.id = f.rowid WHERE archive_fts MATCH ?1 AND a.list_id = ?2";
+        for (std::size_t i = 0; i < aq.short_terms.size(); ++i)
+          sql += " AND instr(lower(f.subject || ' ' || f.sender || ' ' || f.recipients || ' ' || f.body), lower(?" +
+                 std::to_string(i + 4) + ")) > 0";
+        sql += " ORDER BY f.rowid DESC LIMIT ?3";
+      } else {
+        sql = "SELECT a.uid, a.date, a.subject, a.from_name, a.from_addr FROM archive a WHERE a.list_id = ?2";
+        for (std::size_t i = 0; i < aq.short_terms.size(); ++i)
+          sql += " AND instr(lower(a.subject || ' ' || a.from_name || ' ' || a.from_addr), lower(?" +
+                 std::to_string(i + 4) + ")) > 0";
+        sql += " ORDER BY a.id DESC LIMIT ?3";
       }
-      like += "%";
-      SQLite::Statement q(c.db,
-                          "SELECT uid, date, subject, from_name, from_addr FROM archive WHERE list_id = ? AND "
-                          "(subject LIKE ?2 ESCAPE '\\' OR from_name LIKE ?2 ESCAPE '\\' OR from_addr LIKE ?2 ESCAPE "
-                          "'\\') ORDER BY date DESC LIMIT ?3");
-      q.bind(1, c.list->id);
-      q.bind(2, like);
+      SQLite::Statement q(c.db, sql);
+      if (!aq.match.empty()) q.bind(1, aq.match);
+      q.bind(2, c.list->id);
       q.bind(3, static_cast<std::int64_t>(kSearchResults));
+      for (std::size_t i = 0; i < aq.short_terms.size(); ++i) q.bind(static_cast<int>(i + 4), aq.short_terms[i]);
       while (q.executeStep()) {
         std::string from = q.getColumn(3).getString();
         if (from.empty()) from = q.getColumn(4).getString();
-        rows.push_back(mu::object{{"uid", q.getColumn(0).getString()},
-                                  {"date", format_date(q.getColumn(1).getInt64())},
-                                  {"subject", q.getColumn(2).getString()},
-                                  {"from", from}});
+        hits.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getString(), from});
       }
+      std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.date > b.date; });
     }
+    mu::list rows;
+    for (auto& h : hits)
+      rows.push_back(mu::object{{"uid", std::to_string(h.uid)},
+                                {"date", format_date(h.date)},
+                                {"subject", h.subject.empty() ? "(no subject)" : h.subject},
+                                {"from", h.from}});
     mu::data d;
     d.set("q", term);
-    d.set("searched", !term.empty());
+    d.set("searched", !aq.empty());
     d.set("rows", rows);
     d.set("none", rows.empty());
+    d.set("more", hits.size() >= kSearchResults);
+    d.set("limit", std::to_string(kSearchResults));
+    d.set("short_only", aq.match.empty() && !aq.short_terms.empty());
+    d.set("truncated", aq.truncated);
     return page(c, 200, "Search " + c.list->address(), "archive_search", d);
   }
 
@@ -1214,7 +1271,12 @@ struct App::Impl {
     std::string role = form_get(c.form, "role");
     if (role.empty()) role = "member";
     if (role != "member" && role != "owner" && role != "moderator") throw HttpError{422, "unknown role"};
+    // Pasted addresses and an uploaded file (multipart form, no JavaScript needed) go through
+    // the same split and the same Store validation.
     auto addrs = split_addresses(form_get(c.form, "addresses"));
+    std::string file = form_get(c.form, "addresses_file");
+    if (file.rfind("\xEF\xBB\xBF", 0) == 0) file.erase(0, 3);  // a UTF-8 byte order mark
+    for (auto& a : split_addresses(file)) addrs.push_back(a);
     for (auto& e : form_all(c.form, "email")) addrs.push_back(e);
     if (addrs.size() > kMaxBulkAddresses) throw HttpError{413, "too many addresses at once"};
     Store store(c.db);
@@ -1634,6 +1696,8 @@ Response App::handle(const Request& req) {
   bool has_cache = false;
   for (auto& [k, v] : r.headers) has_cache = has_cache || k == "Cache-Control";
   if (!has_cache) r.set("Cache-Control", "no-store");
+  if (req.tls && impl_->cfg.http_hsts_max_age > 0)
+    r.set("Strict-Transport-Security", "max-age=" + std::to_string(impl_->cfg.http_hsts_max_age));
   return r;
 }
 

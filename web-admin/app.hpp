@@ -26,6 +26,8 @@ namespace listd::web {
 constexpr std::size_t kMembersPerPage = 50;
 constexpr std::size_t kMaxBulkAddresses = 100000;  // addresses in one bulk add/remove
 constexpr std::size_t kSearchResults = 100;
+constexpr std::size_t kMaxFormParts = 64;                                    // multipart/form-data parts
+constexpr std::size_t kMaxBodyBytesForForms = std::size_t{8} * 1024 * 1024;  // = server's kMaxBodyBytes
 
 class App {
  public:

@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -31,6 +32,7 @@ namespace {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using asio::awaitable;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
@@ -40,17 +42,27 @@ class HttpService : public Service {
   explicit HttpService(ServiceContext& ctx)
       : ctx_(ctx),
         acceptor_(ctx.ioc),
+        tls_acceptor_(ctx.ioc),
         pool_(web::kWebWorkers),
         app_(ctx.cfg, ctx.templates, ctx.wake_processing, ctx.wake_delivery) {
-    auto& ep = ctx.cfg.http.listen;
-    boost::system::error_code ec;
-    tcp::endpoint endpoint(asio::ip::make_address(ep.host, ec), ep.port);
-    if (ec) throw std::system_error(ec, "[http] listen " + ep.str());
-    acceptor_.open(endpoint.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(endpoint, ec);
-    if (ec) throw std::system_error(ec, "[http] cannot listen on " + ep.str());
-    acceptor_.listen();
+    const Listener& l = ctx.cfg.http;
+    bind(acceptor_, l.listen, "listen");
+    if (!l.tls_listen.empty()) {
+      if (l.tls_cert.empty() || l.tls_key.empty())
+        throw std::runtime_error("[http] tls_listen " + l.tls_listen.str() +
+                                 " needs tls_cert and tls_key (in [http] or [tls])");
+      tls_ = std::make_unique<ssl::context>(ssl::context::tls_server);
+      tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+      try {
+        tls_->use_certificate_chain_file(l.tls_cert);
+        tls_->use_private_key_file(l.tls_key, ssl::context::pem);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("[http] cannot load TLS certificate " + l.tls_cert + " / key " + l.tls_key + ": " +
+                                 e.what());
+      }
+      bind(tls_acceptor_, l.tls_listen, "tls_listen");
+    }
     app_.set_connection_counter([this] { return open_.load(); });
   }
   ~HttpService() override { pool_.join(); }
@@ -58,22 +70,38 @@ class HttpService : public Service {
   const char* name() const override { return "http"; }
 
   void start() override {
-    asio::co_spawn(ctx_.ioc, accept_loop(), asio::detached);
+    asio::co_spawn(ctx_.ioc, accept_loop(acceptor_, false), asio::detached);
     log_event(LogLevel::info, "http-listening", {{"listen", ctx_.cfg.http.listen.str()}});
+    if (tls_) {
+      asio::co_spawn(ctx_.ioc, accept_loop(tls_acceptor_, true), asio::detached);
+      log_event(LogLevel::info, "http-listening", {{"listen", ctx_.cfg.http.tls_listen.str()}, {"tls", "implicit"}});
+    }
   }
 
   void stop() override {
     stopping_ = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
+    tls_acceptor_.close(ec);
     for (auto* s : idle_) s->cancel(ec);
   }
 
  private:
-  awaitable<void> accept_loop() {
+  static void bind(tcp::acceptor& acc, const Endpoint& ep, const char* key) {
+    boost::system::error_code ec;
+    tcp::endpoint endpoint(asio::ip::make_address(ep.host, ec), ep.port);
+    if (ec) throw std::system_error(ec, std::string("[http] ") + key + " " + ep.str());
+    acc.open(endpoint.protocol());
+    acc.set_option(asio::socket_base::reuse_address(true));
+    acc.bind(endpoint, ec);
+    if (ec) throw std::system_error(ec, "[http] cannot listen on " + ep.str());
+    acc.listen();
+  }
+
+  awaitable<void> accept_loop(tcp::acceptor& acceptor, bool tls) {
     while (!stopping_) {
       boost::system::error_code ec;
-      tcp::socket sock = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, ec));
+      tcp::socket sock = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
         continue;
@@ -82,7 +110,7 @@ class HttpService : public Service {
         sock.close(ec);
         continue;
       }
-      asio::co_spawn(ctx_.ioc, session(std::move(sock)), asio::detached);
+      asio::co_spawn(ctx_.ioc, session(std::move(sock), tls), asio::detached);
     }
   }
 
@@ -116,7 +144,8 @@ class HttpService : public Service {
     return r;
   }
 
-  awaitable<void> write(tcp::socket& sock, const web::Response& res, bool keep_alive, bool head) {
+  template <class Stream>
+  awaitable<void> write(Stream& stream, tcp::socket& sock, const web::Response& res, bool keep_alive, bool head) {
     http::response<http::string_body> msg{static_cast<http::status>(res.status), 11};
     msg.set(http::field::server, "listd");
     if (!res.content_type.empty()) msg.set(http::field::content_type, res.content_type);
@@ -133,20 +162,60 @@ class HttpService : public Service {
     boost::system::error_code ec;
     if (head) {
       http::response_serializer<http::string_body> sr{msg};
-      co_await http::async_write_header(sock, sr, asio::redirect_error(use_awaitable, ec));
+      co_await http::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
     } else {
-      co_await http::async_write(sock, msg, asio::redirect_error(use_awaitable, ec));
+      co_await http::async_write(stream, msg, asio::redirect_error(use_awaitable, ec));
     }
     timer.cancel();
     if (ec) throw boost::system::system_error(ec);
   }
 
-  awaitable<void> session(tcp::socket sock) {
+  // session - one connection: the TLS handshake (on the tls_listen acceptor) within
+  // kHeaderTimeout, then serve(); a TLS connection ends with a close_notify bounded by
+  // kTlsShutdownTimeout (a silent peer cannot hold it).
+  awaitable<void> session(tcp::socket sock, bool tls) {
     ++open_;
     boost::system::error_code ec;
     auto remote = sock.remote_endpoint(ec);
     std::string peer = ec ? std::string() : remote.address().to_string();
+    if (!tls) {
+      co_await serve(sock, sock, peer, false);
+    } else {
+      ssl::stream<tcp::socket&> stream(sock, *tls_);
+      asio::steady_timer timer(sock.get_executor());
+      timer.expires_after(web::kHeaderTimeout);
+      timer.async_wait([&sock](boost::system::error_code tec) {
+        if (!tec) sock.cancel(tec);
+      });
+      ec = {};
+      co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+      timer.cancel();
+      if (ec) {
+        log_event(LogLevel::debug, "http-tls-handshake-failed", {{"peer", peer}, {"error", ec.message()}});
+      } else {
+        bool clean = co_await serve(stream, sock, peer, true);
+        if (clean) {
+          timer.expires_after(web::kTlsShutdownTimeout);
+          timer.async_wait([&sock](boost::system::error_code tec) {
+            if (!tec) sock.cancel(tec);
+          });
+          co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+          timer.cancel();
+        }
+      }
+    }
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+    --open_;
+  }
+
+  // serve - read requests from STREAM (the socket itself, or TLS over it) and answer them.
+  // Returns whether the connection is still sound (worth a TLS close_notify).
+  template <class Stream>
+  awaitable<bool> serve(Stream& stream, tcp::socket& sock, const std::string& peer, bool tls) {
+    boost::system::error_code ec;
     boost::beast::flat_buffer buf;
+    bool clean = true;
     try {
       for (unsigned n = 0; n < web::kMaxRequestsPerConnection && !stopping_; ++n) {
         http::request_parser<http::string_body> parser;
@@ -165,7 +234,7 @@ class HttpService : public Service {
         });
         idle_.insert(&sock);
         ec = {};
-        co_await http::async_read_header(sock, buf, parser, asio::redirect_error(use_awaitable, ec));
+        co_await http::async_read_header(stream, buf, parser, asio::redirect_error(use_awaitable, ec));
         idle_.erase(&sock);
         if (!ec && !parser.is_done()) {
           timer.expires_after(web::kBodyTimeout);
@@ -178,12 +247,14 @@ class HttpService : public Service {
           if (parser.content_length() && *parser.content_length() > web::kMaxBodyBytes) {
             ec = http::error::body_limit;
           } else {
-            co_await http::async_read(sock, buf, parser, asio::redirect_error(use_awaitable, ec));
+            co_await http::async_read(stream, buf, parser, asio::redirect_error(use_awaitable, ec));
           }
         }
         timer.cancel();
         if (ec) {
-          if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
+          if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+              ec == ssl::error::stream_truncated)
+            break;
           if (stopping_ && !timed_out) break;
           int status = 400;
           std::string text = "malformed request";
@@ -197,8 +268,9 @@ class HttpService : public Service {
           } else if (ec == asio::error::operation_aborted) {
             break;
           }
+          if (ec != http::error::header_limit && ec != http::error::body_limit) clean = false;
           web::Response r = plain(status, text);
-          co_await write(sock, r, false, false);
+          co_await write(stream, sock, r, false, false);
           break;
         }
         auto& msg = parser.get();
@@ -209,7 +281,7 @@ class HttpService : public Service {
         auto q = req.target.find('?');
         auto decoded = web::percent_decode(req.target.substr(0, q));
         if (!decoded || req.target.empty() || req.target[0] != '/') {
-          co_await write(sock, plain(400, "bad request target"), false, false);
+          co_await write(stream, sock, plain(400, "bad request target"), false, false);
           break;
         }
         req.path = *decoded;
@@ -223,23 +295,24 @@ class HttpService : public Service {
         req.body = std::move(msg.body());
         req.peer = peer;
         req.loopback = web::is_loopback_address(peer);
+        req.tls = tls;
         bool keep = msg.keep_alive() && !stopping_ && n + 1 < web::kMaxRequestsPerConnection;
         bool head = msg.method() == http::verb::head;
         co_await run_app(job);
-        co_await write(sock, job->res, keep, head);
+        co_await write(stream, sock, job->res, keep, head);
         if (!keep) break;
       }
     } catch (const std::exception& e) {
       log_event(LogLevel::debug, "http-session-ended", {{"peer", peer}, {"error", e.what()}});
+      clean = false;
     }
     idle_.erase(&sock);
-    sock.shutdown(tcp::socket::shutdown_both, ec);
-    sock.close(ec);
-    --open_;
+    co_return clean;
   }
 
   ServiceContext& ctx_;
-  tcp::acceptor acceptor_;
+  tcp::acceptor acceptor_, tls_acceptor_;
+  std::unique_ptr<ssl::context> tls_;  // null: no tls_listen
   asio::thread_pool pool_;
   web::App app_;
   std::atomic<bool> stopping_{false};

@@ -7,8 +7,10 @@
 // kMaxHeaderBytes -> 431; body over kMaxBodyBytes -> 413; a request not fully read within
 // kHeaderTimeout (slow loris) -> 408 and close; an idle keep-alive connection is closed after
 // kIdleTimeout; over kMaxConnections open connections new ones are closed at once. stop()
-// closes the listener and idle connections; requests in flight finish. Plain HTTP only
-// (TLS for [http] is not implemented yet: put a TLS proxy in front). RFC 9112.
+// closes the listeners and idle connections; requests in flight finish. `[http] listen` is
+// plain HTTP; `[http] tls_listen` (optional) is HTTPS with tls_cert/tls_key (OpenSSL, TLS 1.2+,
+// handshake within kHeaderTimeout), and its requests are marked tls (Secure cookies, HSTS,
+// password logins). RFC 9112, RFC 9110 §4.2.2, RFC 6797.
 #pragma once
 
 #include <chrono>
@@ -26,12 +28,14 @@ constexpr auto kHeaderTimeout = std::chrono::seconds(10);
 constexpr auto kBodyTimeout = std::chrono::seconds(60);
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
+constexpr auto kTlsShutdownTimeout = std::chrono::seconds(2);  // wait for the peer's close_notify
 constexpr unsigned kMaxConnections = 2048;
 constexpr unsigned kWebWorkers = 2;
 }  // namespace web
 
-// make_http_service - binds cfg.http.listen now; throws std::system_error naming the
-// address when it cannot.
+// make_http_service - binds cfg.http.listen (and tls_listen) now; throws std::system_error
+// naming the address when it cannot bind, std::runtime_error naming the files when the TLS
+// certificate or key is missing or cannot be loaded.
 std::unique_ptr<Service> make_http_service(ServiceContext& ctx);
 
 }  // namespace listd

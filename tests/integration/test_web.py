@@ -4,13 +4,19 @@ Real HTTP clients (python http.client, raw sockets for the limits, curl for one-
 loopback: every route's status codes, login and sessions, CSRF refusal, role checks (owner
 of another list, moderator), XSS payloads escaped in held posts and the archive, path
 traversal, SQL metacharacters, approve of a held post reaching the outbox and the archive,
-RFC 8058 one-click unsubscribe, the confirm page, header/body limits and slow-loris.
+RFC 8058 one-click unsubscribe, the confirm page, header/body limits and slow-loris; member
+upload by file with curl -F (multipart/form-data, CSRF checked, malformed and oversized forms
+refused); archive search through the FTS5 index with hostile query syntax; and HTTPS on
+[http] tls_listen with a certificate made here by openssl (curl --cacert, Secure cookies,
+Strict-Transport-Security, [auth] plaintext = no refusing passwords on the plain listener,
+which keeps serving pages).
 """
 import base64
 import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -478,6 +484,128 @@ class WebTest(unittest.TestCase):
                                          form={"List-Unsubscribe": "One-Click"})
         self.assertEqual(st, 400)  # no address: the page asks for it
 
+    # --- member upload by file (multipart/form-data, no JavaScript) --------------------------
+    def curl_form(self, c, path, fields, files=None, extra=None):
+        """POST a multipart form with curl -F, with the client's cookies; (status, Location)."""
+        cmd = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--max-time", "30",
+               "-H", "Cookie: " + "; ".join("%s=%s" % kv for kv in c.cookies.items())]
+        for k, v in fields:
+            cmd += ["--form-string", "%s=%s" % (k, v)]
+        for k, fpath in (files or []):
+            cmd += ["-F", "%s=@%s;type=text/plain" % (k, fpath)]
+        cmd += (extra or []) + ["http://127.0.0.1:%d%s" % (self.port, path)]
+        p = subprocess.run(cmd, capture_output=True, timeout=60)
+        code, _, loc = p.stdout.decode().partition(" ")
+        return int(code), urllib.parse.unquote(loc)
+
+    def test_member_upload_by_file_with_curl(self):
+        c = self.client()
+        c.login("ana@mired.org", "ana-secret")
+        url = "/admin/lists/%s/members" % enc(LIST)
+        _, _, page = c.get(url)
+        self.assertIn('enctype="multipart/form-data"', page)
+        self.assertIn('type="file" id="addresses-file" name="addresses_file"', page)
+        path = os.path.join(self.l.root, "upload.csv")
+        with open(path, "wb") as f:
+            f.write(b"\xef\xbb\xbfup1@mired.org\r\nup2@mired.org\nnot-an-address\nup3@mired.org, up1@mired.org\n")
+        fields = [("csrf", c.csrf), ("role", "member"), ("action", "add"), ("addresses", "up4@mired.org")]
+        # Without the CSRF token: refused, nothing added.
+        st, _ = self.curl_form(c, url, fields[1:], [("addresses_file", path)])
+        self.assertEqual(st, 403)
+        self.assertEqual(self.l.sql("SELECT count(*) FROM people WHERE email LIKE 'up_@mired.org'"), [(0,)])
+        st, loc = self.curl_form(c, url, fields, [("addresses_file", path)])
+        self.assertEqual(st, 303, loc)
+        self.assertIn("4 added", loc)  # up1-3 from the file, up4 pasted; up1 twice counts once
+        self.assertIn("1 invalid (first: not-an-address)", loc)
+        members = {r[0] for r in self.l.sql(
+            "SELECT p.email FROM people p JOIN memberships m ON m.person_id = p.id JOIN lists l ON l.id = m.list_id "
+            "WHERE l.name = 'mi_lista' AND m.role = 'member' AND p.email LIKE 'up_@mired.org'")}
+        self.assertEqual(members, {"up1@mired.org", "up2@mired.org", "up3@mired.org", "up4@mired.org"})
+        # The same form removes them (one code path for add and remove, paste and file).
+        st, loc = self.curl_form(c, url, [("csrf", c.csrf), ("action", "remove")], [("addresses_file", path)])
+        self.assertEqual(st, 303)
+        self.assertIn("3 removed", loc)
+        # A browser's form with no file chosen: an empty file part.
+        boundary = "----listdTestBoundary"
+        body = ("--%s\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n%s\r\n"
+                "--%s\r\nContent-Disposition: form-data; name=\"addresses\"\r\n\r\nup5@mired.org\r\n"
+                "--%s\r\nContent-Disposition: form-data; name=\"addresses_file\"; filename=\"\"\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n\r\n"
+                "--%s\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nadd\r\n--%s--\r\n" %
+                (boundary, c.csrf, boundary, boundary, boundary, boundary))
+        ct = {"Content-Type": "multipart/form-data; boundary=" + boundary}
+        st, h, _ = c.request("POST", url, body=body, headers=ct)
+        self.assertEqual(st, 303)
+        self.assertIn("1%20added", h["Location"])
+        # Malformed: truncated before the closing boundary, no boundary parameter, a bad part.
+        st, _, text = c.request("POST", url, body=body[:-12], headers=ct)
+        self.assertEqual(st, 400)
+        self.assertIn("closing boundary", text)
+        st, _, _ = c.request("POST", url, body=body, headers={"Content-Type": "multipart/form-data"})
+        self.assertEqual(st, 400)
+        st, _, _ = c.request("POST", url, body="--%s\r\nX: y\r\n\r\nv\r\n--%s--" % (boundary, boundary),
+                             headers=ct)
+        self.assertEqual(st, 400)
+        # Too many parts: 413 (limit), and nothing changed.
+        many = "".join("--%s\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nm%d@mired.org\r\n" %
+                       (boundary, i) for i in range(100)) + "--%s--\r\n" % boundary
+        st, _, _ = c.request("POST", url, body=many, headers=ct)
+        self.assertEqual(st, 413)
+        # A file over the 8 MiB body limit: 413 from the server before any parsing.
+        big = os.path.join(self.l.root, "big.txt")
+        with open(big, "wb") as f:
+            f.write(b"x@mired.org\n" * (800 * 1024))
+        st, _ = self.curl_form(c, url, [("csrf", c.csrf), ("action", "add")], [("addresses_file", big)])
+        self.assertEqual(st, 413)
+        self.assertEqual(self.l.sql("SELECT count(*) FROM people WHERE email = 'x@mired.org'"), [(0,)])
+
+    # --- archive search (FTS5) --------------------------------------------------------------
+    def test_archive_search_uses_the_index_and_survives_hostile_queries(self):
+        posts = [("s1", "Clase de gramática", "El subjuntivo presente es difícil.\nNEAR(this) * - \"quoted\""),
+                 ("s2", "Vocabulario", "Palabras nuevas: mesa, silla, ventana."),
+                 ("s3", "Re: Clase de gramática", "Gracias por la explicación del subjuntivo.")]
+        for mid, subject, body in posts:
+            msg = ("From: Ana <ana@mired.org>\nTo: %s\nSubject: %s\nMessage-ID: <%s@search.test>\n"
+                   "Date: Sat, 28 Nov 2026 10:00:00 +0000\nContent-Type: text/plain; charset=utf-8\n\n%s\n" %
+                   (LIST, subject, mid, body)).encode()
+            self.l.listctl("inject", LIST, "--sender", "ana@mired.org", stdin=msg, check=True)
+        wait_for(lambda: self.l.sql("SELECT count(*) FROM archive a JOIN archive_fts f ON f.rowid = a.id "
+                                    "WHERE a.message_id LIKE '%@search.test'") == [(3,)], what="3 indexed posts")
+        uid = {r[0].split("@")[0]: r[1] for r in self.l.sql(
+            "SELECT message_id, uid FROM archive WHERE message_id LIKE '%@search.test'")}
+        c = self.client()
+        base = "/lists/%s/archive/search?q=" % enc(LIST)
+
+        def hits(q):
+            st, _, body = c.get(base + urllib.parse.quote(q))
+            self.assertEqual(st, 200, q)
+            return {k for k, u in uid.items() if "/archive/msg/%d\"" % u in body}
+
+        self.assertEqual(hits("subjuntivo"), {"s1", "s3"})  # in the text, not the subject
+        self.assertEqual(hits("SUBJUNTIVO gramática"), {"s1", "s3"})
+        self.assertEqual(hits("subjuntivo presente"), {"s1"})
+        self.assertEqual(hits('"subjuntivo presente"'), {"s1"})
+        self.assertEqual(hits('"presente subjuntivo"'), set())
+        self.assertEqual(hits("ventana"), {"s2"})
+        self.assertEqual(hits("mesa zq"), set())  # short words must match too
+        self.assertEqual(hits("mesa la"), {"s2"})
+        self.assertEqual(hits("Vocabulario"), {"s2"})
+        self.assertEqual(hits("NEAR(this)"), {"s1"})  # FTS5 syntax is searched as text
+        self.assertEqual(hits('quoted"'), {"s1"})  # a quote inside a word is text
+        self.assertEqual(hits('"es difícil" "NEAR(this) *"'), {"s1"})
+        # Hostile input: never a 500, never an FTS5 syntax error.
+        for q in ('"', '""', '"""', "NEAR(", "NEAR(a b, 2)", "*", "a*", "-", "-x", "^start", "subject:x",
+                  "{subject body}:x", "body : x", "a OR b", "NOT", "AND AND", "(", ")", "'", "\\", "%", "_",
+                  "x'); DROP TABLE archive;--", "\u00e9\u00e9", "\u2028", "a" * 5000, " ".join(["w"] * 100),
+                  "\ufffd\ufffe", "+", ":", "\t"):
+            st, _, body = c.get(base + urllib.parse.quote(q))
+            self.assertEqual(st, 200, q)
+            self.assertNotIn("Something went wrong", body)
+        st, _, _ = c.get(base + "%FF%FE%22NEAR(")  # invalid UTF-8 as well
+        self.assertEqual(st, 200)
+        self.assertEqual(c.get(base + "%00")[0], 200)  # a NUL is refused by the decoder: no search
+        self.assertEqual(self.l.sql("SELECT count(*) FROM archive WHERE message_id LIKE '%@search.test'"), [(3,)])
+
     # --- limits ------------------------------------------------------------------------------
     def raw(self, data, read_timeout=20):
         s = socket.create_connection(("127.0.0.1", self.port), 5)
@@ -535,6 +663,131 @@ class WebTest(unittest.TestCase):
         self.assertTrue(got.startswith(b"HTTP/1.1 408"), got[:40])
         self.assertLess(time.monotonic() - start, 14)
 
+
+@unittest.skipUnless(shutil.which("openssl") and shutil.which("curl"), "openssl or curl missing")
+class WebTlsTest(unittest.TestCase):
+    """[http] tls_listen: HTTPS beside the plain listener, a self-signed certificate made here."""
+
+    @classmethod
+    def setUpClass(cls):
+        from listd_harness import free_port
+        cls.tls_port = free_port()
+        cls.l = Listd("[auth]\nplaintext = no\n",
+                      listeners={"http": "tls_listen = 127.0.0.1:%d\nhsts_max_age = 86400\n" % cls.tls_port})
+        l = cls.l
+        cls.key, cls.cert = os.path.join(l.root, "key.pem"), os.path.join(l.root, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cls.key, "-out",
+                        cls.cert, "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+        with open(l.config, "a") as f:
+            f.write("[tls]\ntls_cert = %s\ntls_key = %s\n" % (cls.cert, cls.key))
+        l.listctl("newlist", LIST, "--owner", "ana@mired.org", "--password", "ana-secret", "--quiet", check=True)
+        l.start()
+        cls.port = l.http_port
+        cls.jar = os.path.join(l.root, "cookies.txt")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.l.cleanup()
+
+    def curl(self, *args, tls=True, cacert=True):
+        """curl -si: (exit code, status, headers (lower-case names), body)."""
+        cmd = ["curl", "-si", "--max-time", "20", "-b", self.jar, "-c", self.jar]
+        if cacert:
+            cmd += ["--cacert", self.cert]
+        url = ("https://127.0.0.1:%d" % self.tls_port) if tls else ("http://127.0.0.1:%d" % self.port)
+        args = list(args)
+        args[-1] = url + args[-1]
+        p = subprocess.run(cmd + args, capture_output=True, timeout=60)
+        if p.returncode != 0:
+            return p.returncode, 0, {}, ""
+        raw = p.stdout.decode("utf-8", "replace")
+        head, _, body = raw.partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers.setdefault(k.strip().lower(), []).append(v.strip())
+        return 0, status, headers, body
+
+    def csrf(self, body):
+        return re.search(r'name="csrf" value="([0-9a-f]{64})"', body).group(1)
+
+    def test_https_pages_secure_cookies_and_hsts(self):
+        if os.path.exists(self.jar):
+            os.unlink(self.jar)
+        rc, st, h, body = self.curl("/")
+        self.assertEqual((rc, st), (0, 200))
+        self.assertIn(LIST, body)
+        self.assertEqual(h["strict-transport-security"], ["max-age=86400"])
+        self.assertTrue(h["set-cookie"][0].startswith("listd_csrf="), h["set-cookie"])
+        self.assertIn("; Secure", h["set-cookie"][0])
+        rc, st, h, body = self.curl("/login")
+        self.assertEqual(st, 200)
+        rc, st, h, _ = self.curl("-d", "csrf=%s&email=ana%%40mired.org&password=ana-secret&next=%%2Fadmin" %
+                                 self.csrf(body), "/login")
+        self.assertEqual(st, 303)
+        cookie = [c for c in h["set-cookie"] if c.startswith("listd_session=")][0]
+        for attr in ("HttpOnly", "SameSite=Strict", "Secure"):
+            self.assertIn(attr, cookie)
+        rc, st, _, body = self.curl("/admin")
+        self.assertEqual(st, 200)
+        self.assertIn(LIST, body)
+        # Keep-alive over TLS: two requests on one connection (curl reuses it for one command).
+        url = "https://127.0.0.1:%d" % self.tls_port
+        p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code}%{num_connects}\n",
+                            "--cacert", self.cert, url + "/", url + "/static/style.css"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.stdout.decode().split(), ["2001", "2000"])
+        # Basic auth is accepted over TLS.
+        p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", self.cert,
+                            "-u", "ana@mired.org:ana-secret", url + "/api/v1/lists"], capture_output=True, timeout=60)
+        self.assertEqual(p.stdout.decode(), "200")
+
+    def test_certificate_is_really_checked(self):
+        rc, _, _, _ = self.curl("/", cacert=False)
+        self.assertEqual(rc, 60)  # curl: peer certificate cannot be authenticated with known CA certificates
+        # Plain HTTP sent to the TLS port: no answer in the clear, the connection is closed.
+        s = socket.create_connection(("127.0.0.1", self.tls_port), 5)
+        s.settimeout(15)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            got = s.recv(100)
+        except OSError:
+            got = b""
+        s.close()
+        self.assertNotIn(b"HTTP/1.1 200", got)
+        self.assertEqual(self.curl("/")[1], 200)  # still serving
+
+    def test_plain_listener_still_serves_but_takes_no_passwords(self):
+        if os.path.exists(self.jar):
+            os.unlink(self.jar)
+        rc, st, h, body = self.curl("/", tls=False)
+        self.assertEqual((rc, st), (0, 200))
+        self.assertNotIn("strict-transport-security", h)
+        self.assertTrue(h["set-cookie"][0].startswith("listd_csrf="), h["set-cookie"])
+        self.assertNotIn("Secure", h["set-cookie"][0])
+        rc, st, h, body = self.curl("/login", tls=False)
+        self.assertEqual(st, 200)
+        rc, st, h, body = self.curl("-d", "csrf=%s&email=ana%%40mired.org&password=ana-secret" % self.csrf(body),
+                                    "/login", tls=False)
+        self.assertEqual(st, 403)  # [auth] plaintext = no
+        self.assertIn("HTTPS", body)
+        self.assertNotIn("listd_session=", " ".join(h.get("set-cookie", [])))
+        p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "ana@mired.org:ana-secret",
+                            "http://127.0.0.1:%d/api/v1/lists" % self.port], capture_output=True, timeout=60)
+        self.assertEqual(p.stdout.decode(), "401")
+
+    def test_tls_listen_without_certificate_refuses_to_start(self):
+        from listd_harness import free_port
+        l = Listd(listeners={"http": "tls_listen = 127.0.0.1:%d\n" % free_port()})
+        try:
+            with self.assertRaises(AssertionError) as cm:
+                l.start(attempts=1)
+            self.assertIn("needs tls_cert and tls_key", str(cm.exception))
+        finally:
+            l.cleanup()
 
 if __name__ == "__main__":
     unittest.main()

@@ -197,7 +197,7 @@ class IntakeCrash(unittest.TestCase):
             os.utime(path, (old, old))
         self.l.stop()
         self.l.start()
-        wait_for(lambda: self.l.files("spool", "tmp") == [], 30, what="stale spool/tmp files removed")
+        wait_for(lambda: self.l.files("spool", "tmp") == [], 90, what="stale spool/tmp files removed")
         by_via = {}
         with self.ledger.lock:
             for mid, s in self.ledger.state.items():

@@ -89,6 +89,10 @@ Processor::Processor(const Config& cfg, const Templates& templates)
 }
 
 std::size_t Processor::maintenance() {
+  // Spool files of writers killed before their commit (never acknowledged): 36 hours, the
+  // Maildir rule for tmp/.
+  if (auto n = spool_.remove_stale_tmp(std::chrono::hours(36)); n > 0)
+    log_event(LogLevel::info, "spool-tmp-cleaned", {{"removed", std::to_string(n)}});
   return bounce_feed_from_delivery(cfg_, *db_, templates_) + bounce_maintenance(cfg_, *db_, templates_) +
          digest_send_due(cfg_, *db_, templates_) + owner_summaries(cfg_, *db_, templates_);
 }

@@ -130,6 +130,19 @@ void Spool::set_aside(const std::string& id, const std::string& reason) const {
   fsync_dir(new_dir());
 }
 
+std::size_t Spool::remove_stale_tmp(std::chrono::seconds age) const {
+  std::size_t n = 0;
+  std::error_code ec;
+  auto cutoff = std::filesystem::file_time_type::clock::now() - age;
+  for (auto it = std::filesystem::directory_iterator(dir_ / "tmp", ec); !ec && it != std::filesystem::end(it);
+       it.increment(ec)) {
+    std::error_code e2;
+    if (!it->is_regular_file(e2) || it->last_write_time(e2) > cutoff || e2) continue;
+    if (std::filesystem::remove(it->path(), e2)) ++n;
+  }
+  return n;
+}
+
 std::string Spool::commit(SpoolEnvelope env, std::string_view message) const {
   SpoolWriter w(*this, std::move(env));
   w.append(message);

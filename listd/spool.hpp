@@ -17,6 +17,7 @@
 //   \nLISTD-END\n
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -60,6 +61,11 @@ class Spool {
   void remove(const std::string& id) const;
   // set_aside - move new/ID to bad/ID and write bad/ID.reason.
   void set_aside(const std::string& id, const std::string& reason) const;
+
+  // remove_stale_tmp - unlink files in tmp/ last modified more than `age` ago: what a writer
+  // killed before commit left behind (kill -9 of listd or of `listctl pipe`). A writer still
+  // at work is younger. Returns how many were removed; errors are ignored.
+  std::size_t remove_stale_tmp(std::chrono::seconds age) const;
 
   // commit - convenience: write a whole message at once. Returns the id.
   std::string commit(SpoolEnvelope env, std::string_view message) const;

@@ -11,6 +11,7 @@ their own `listctl pipe` processes at random moments. Then listd restarts and dr
 - not acknowledged => absent, or present whole exactly once (the commit can land before the
   kill hid the 250); never anything else, never a set-aside (spool/bad/) entry;
 - PRAGMA integrity_check = ok.
+At the end, the spool/tmp files of killed writers, made 2 days old, are gone after a restart.
 Counting: rows of `archive` grouped by message_id; outbox files by (Delivered-To, Message-ID).
 CI: 10 rounds; `run --long`: 50.
 """
@@ -23,7 +24,7 @@ import threading
 import time
 import unittest
 
-from chaos_common import BIN, LIST, Listd, assert_intact, read, rng, scale
+from chaos_common import BIN, LIST, Listd, assert_intact, read, rng, scale, wait_for
 
 BODY_LINES = 200  # ~16 KiB: DATA takes several reads, so kills land inside it
 
@@ -188,6 +189,15 @@ class IntakeCrash(unittest.TestCase):
             self.l.start()
             self.l.wait_idle()
             self.check(r)
+        # Writers killed before their commit leave files in spool/tmp; listd removes them once
+        # they are 36 hours old (at start and on each maintenance tick).
+        stale = self.l.files("spool", "tmp")
+        old = time.time() - 2 * 86400
+        for path in stale:
+            os.utime(path, (old, old))
+        self.l.stop()
+        self.l.start()
+        wait_for(lambda: self.l.files("spool", "tmp") == [], 90, what="stale spool/tmp files removed")
         by_via = {}
         with self.ledger.lock:
             for mid, s in self.ledger.state.items():
@@ -196,8 +206,9 @@ class IntakeCrash(unittest.TestCase):
                 by_via.setdefault(via, {"acked": 0, "unacked": 0})[s] += 1
         print("by intake path:", by_via)
         archived = self.l.sql("SELECT count(*) FROM archive")[0][0]
-        print("intake chaos: %d rounds, %d acked, %d unacked (%d archived anyway), %d pipe runs killed" %
-              (self.ROUNDS, totals["acked"], totals["unacked"], archived - totals["acked"], totals["pipe_killed"]))
+        print("intake chaos: %d rounds, %d acked, %d unacked (%d archived anyway), %d pipe runs killed, "
+              "%d stale spool/tmp files" % (self.ROUNDS, totals["acked"], totals["unacked"], archived - totals["acked"],
+                                            totals["pipe_killed"], len(stale)))
         for via, t in by_via.items():
             self.assertGreater(t["acked"], 0, via + ": nothing acknowledged, nothing was tested")
         self.assertGreater(totals["unacked"], 0, "no kill landed inside an intake")

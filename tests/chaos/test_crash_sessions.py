@@ -152,7 +152,7 @@ class SessionCrash(unittest.TestCase):
                     h.start()
             # Kill once every kind has completed a session this round (so each is tested even
             # on a slow machine), then at a random moment 0-0.8 s later.
-            wait_for(lambda: all(any(h.ok for h in hs) for hs in hammers.values()), 20,
+            wait_for(lambda: all(any(h.ok for h in hs) for hs in hammers.values()), 60,
                      what="a session of each kind")
             time.sleep(self.rand.uniform(0, 0.8))
             self.l.kill9()

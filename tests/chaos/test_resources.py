@@ -74,7 +74,7 @@ def fill(path):
 @unittest.skipUnless(os.geteuid() == 0, "needs root to mount a tmpfs for the data dir")
 class DiskFull(unittest.TestCase):
     def setUp(self):
-        self.l = Listd()
+        self.l = Listd("retry_initial = 1\nretry_max = 1\n")  # a delivery deferred while full retries at once
         self.addCleanup(self.l.cleanup)
         os.makedirs(self.l.data, 0o700)
         p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", self.l.data],
@@ -103,10 +103,10 @@ class DiskFull(unittest.TestCase):
 
         def failed_passes():
             return self.l.log().count("ev=process-failed") + self.l.log().count("ev=spool-pass-failed")
-        wait_for(lambda: failed_passes() >= 1, 30, what="a processing pass failing for want of space")
+        wait_for(lambda: failed_passes() >= 1, 90, what="a processing pass failing for want of space")
         for k in range(3):  # three more passes: an empty file in spool/new wakes the processor
             open(os.path.join(self.l.data, "spool", "new", "wake~%d" % k), "w").close()  # (not a spool id)
-            wait_for(lambda: failed_passes() >= k + 2, 30, what="a processing pass failing for want of space")
+            wait_for(lambda: failed_passes() >= k + 2, 90, what="a processing pass failing for want of space")
             os.unlink(os.path.join(self.l.data, "spool", "new", "wake~%d" % k))
         self.assertEqual(len(self.l.files("spool", "new")), 2)
         self.l.start()
@@ -124,7 +124,7 @@ class DiskFull(unittest.TestCase):
         code, text = smtp_post(self.l, "e")
         self.assertEqual(code, 250, text)
         self.assertEqual(pipe(self.l, "f").returncode, 0)
-        self.l.wait_idle()
+        self.l.wait_idle(180)
         self.assertEqual(sorted(m for (m,) in self.l.sql("SELECT message_id FROM archive")),
                          ["res-%s@mired.org" % n for n in "abef"])
         self.assertEqual(len(self.l.outbox()), 8)
@@ -159,7 +159,7 @@ class DatabaseLocked(unittest.TestCase):
         cli.join(60)
         self.assertEqual(results["members"].returncode, 75, results["members"].stderr)
         self.assertIn(b"locked", results["members"].stderr)
-        wait_for(lambda: "database is locked" in self.l.log(), 30, what="the processor meeting the lock")
+        wait_for(lambda: "database is locked" in self.l.log(), 90, what="the processor meeting the lock")
         self.assertIsNone(self.l.proc.poll(), "listd died")
         self.assertEqual(self.l.sql("SELECT count(*) FROM archive"), [(0,)])
         con.execute("ROLLBACK")
@@ -189,14 +189,14 @@ class Poison(unittest.TestCase):
         os.makedirs(os.path.join(self.l.data, "queue", spool_id + ".post.eml"))  # every try throws
         failures = lambda: self.l.log().count("ev=process-failed spool=" + spool_id)  # noqa: E731
         self.l.start()
-        wait_for(lambda: failures() == 1, what="try 1 failing")
+        wait_for(lambda: failures() == 1, 90, what="try 1 failing")
         self.l.kill9()  # a crash loop: the attempt counter survives kill -9
         self.l.start()  # (the harness keeps the log lines of every run)
-        wait_for(lambda: failures() == 2, what="try 2 failing")
+        wait_for(lambda: failures() == 2, 90, what="try 2 failing")
         self.l.listctl("inject", LIST, "--sender", "ana@mired.org", stdin=post("good1"), check=True)
-        wait_for(lambda: failures() == 3, what="try 3 failing")
+        wait_for(lambda: failures() == 3, 90, what="try 3 failing")
         self.l.listctl("inject", LIST, "--sender", "ana@mired.org", stdin=post("good2"), check=True)
-        wait_for(lambda: self.l.files("spool", "bad"), what="the poison set aside")
+        wait_for(lambda: self.l.files("spool", "bad"), 90, what="the poison set aside")
         self.l.wait_idle()
         self.assertEqual(sorted(os.path.basename(f) for f in self.l.files("spool", "bad")),
                          [spool_id, spool_id + ".reason"])

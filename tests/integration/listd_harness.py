@@ -208,7 +208,7 @@ class Listd:
         """PRAGMA integrity_check of listd.db: ["ok"] when the store is intact."""
         return [r[0] for r in self.sql("PRAGMA integrity_check")]
 
-    def wait_idle(self, timeout=60):
+    def wait_idle(self, timeout=120):
         """Wait until spool/new is empty and every delivery job is done (listd running)."""
         def idle():
             if self.files("spool", "new"):

@@ -7,8 +7,9 @@ over MONTHS months, one real Maildir message for the message page), starts listd
 as a site admin for the members page, then runs `wrk -t2 -c64 -dDURATION --latency` on:
 the public list page, the archive month page, one archived message, the members page
 (logged in), and an archive search (FTS5: every post also gets an archive_fts row with a
-subject, a sender and a short text). Prints requests/s and p99 per page, and listd's peak RSS
-(VmHWM). --keep leaves the data dir (and its listd.conf) in place for profiling.
+subject, a sender and a short text). Prints requests/s, p99 and listd's CPU time per request
+(user + system, from /proc: the work itself, whatever else loads the machine) per page, listd's
+peak RSS (VmHWM), and the median of 50 sequential requests per page. --keep leaves the data dir (and its listd.conf) in place for profiling.
 Usage: bench/web_bench.py [--n 100000] [--months 120] [--duration 30s] [--bin build/bin] [--keep]
 """
 import argparse
@@ -35,16 +36,27 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wrk(url, duration, cookie=None):
+def cpu_seconds(pid):
+    """user + system CPU seconds of PID so far (/proc/PID/stat fields 14 and 15)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, duration, cookie=None, pid=None):
+    """(requests/s, p99 ms, non-2xx count, listd CPU ms per request)."""
     cmd = ["wrk", "-t2", "-c64", "-d" + duration, "--latency"]
     if cookie:
         cmd += ["-H", "Cookie: " + cookie]
+    cpu0 = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu0 if pid else 0.0
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", out, re.M)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0
+    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0, cpu * 1000 / max(1, total)
 
 
 def main():
@@ -146,10 +158,10 @@ def main():
         with urllib.request.urlopen(pages[1][1]) as r:
             body = r.read().decode()
         print("month page: %d messages, %d bytes" % (body.count("/archive/msg/"), len(body)))
-        print("%-40s %12s %10s %8s" % ("page", "requests/s", "p99 (ms)", "non-2xx"))
+        print("%-40s %12s %10s %8s %14s" % ("page", "requests/s", "p99 (ms)", "non-2xx", "CPU ms/request"))
         for name, url, cookie in pages:
-            rps, p99, bad = wrk(url, a.duration, cookie)
-            print("%-40s %12.0f %10.2f %8d" % (name, rps, p99, bad))
+            rps, p99, bad, cpu = wrk(url, a.duration, cookie, proc.pid)
+            print("%-40s %12.0f %10.2f %8d %14.3f" % (name, rps, p99, bad, cpu))
             sys.stdout.flush()
         with open("/proc/%d/status" % proc.pid) as f:
             status = f.read()

@@ -6,8 +6,11 @@ and N archived posts (index rows written straight into the `archive` table, spre
 over MONTHS months, one real Maildir message for the message page), starts listd, logs in
 as a site admin for the members page, then runs `wrk -t2 -c64 -dDURATION --latency` on:
 the public list page, the archive month page, one archived message, the members page
-(logged in). Prints requests/s and p99 per page, and listd's peak RSS (VmHWM).
-Usage: bench/web_bench.py [--n 100000] [--months 120] [--duration 30s] [--bin build/bin]
+(logged in), and an archive search (FTS5: every post also gets an archive_fts row with a
+subject, a sender and a short text). Prints requests/s, p99 and listd's CPU time per request
+(user + system, from /proc: the work itself, whatever else loads the machine) per page, listd's
+peak RSS (VmHWM), and the median of 50 sequential requests per page. --keep leaves the data dir (and its listd.conf) in place for profiling.
+Usage: bench/web_bench.py [--n 100000] [--months 120] [--duration 30s] [--bin build/bin] [--keep]
 """
 import argparse
 import os
@@ -33,16 +36,27 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wrk(url, duration, cookie=None):
+def cpu_seconds(pid):
+    """user + system CPU seconds of PID so far (/proc/PID/stat fields 14 and 15)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, duration, cookie=None, pid=None):
+    """(requests/s, p99 ms, non-2xx count, listd CPU ms per request)."""
     cmd = ["wrk", "-t2", "-c64", "-d" + duration, "--latency"]
     if cookie:
         cmd += ["-H", "Cookie: " + cookie]
+    cpu0 = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu0 if pid else 0.0
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)", out, re.M)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0
+    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0, cpu * 1000 / max(1, total)
 
 
 def main():
@@ -51,6 +65,7 @@ def main():
     ap.add_argument("--months", type=int, default=120)
     ap.add_argument("--duration", default="30s")
     ap.add_argument("--bin", default=os.path.join(HERE, "..", "build", "bin"))
+    ap.add_argument("--keep", action="store_true", help="keep the data dir (printed) after the run")
     a = ap.parse_args()
     listctl = os.path.join(a.bin, "listctl")
     root = tempfile.mkdtemp(prefix="listd-webbench-")
@@ -105,6 +120,17 @@ def main():
                          "User %d" % i, "[big] Subject number %d about topic %d" % (i, i % 1000), parent, 2000, path))
         con.executemany("INSERT INTO archive(list_id, uid, spool_id, message_id, date, received, from_addr, "
                         "from_name, subject, in_reply_to, size, path) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        # The search index rows (what archive_index_access writes): subject, sender, recipients, text.
+        words = ["gramática", "subjuntivo", "vocabulario", "ejercicio", "pronunciación", "lectura", "examen",
+                 "verbos", "conjugación", "diálogo", "escritura", "tarea"]
+        t0 = time.monotonic()
+        ids = dict(con.execute("SELECT uid, id FROM archive WHERE list_id = ? AND uid > 1", (lid,)))
+        con.executemany(
+            "INSERT INTO archive_fts(rowid, subject, sender, recipients, body) VALUES (?,?,?,?,?)",
+            ((ids[r[1]], r[8], "%s <%s>" % (r[7], r[6]), LIST,
+              "Hola a todos. Hoy hablamos de %s y de %s (mensaje %d).\nSaludos.\n" %
+              (words[r[1] % 12], words[(r[1] * 7) % 12], r[1])) for r in rows))
+        print("setup: %d search index rows in %.1f s" % (a.n - 1, time.monotonic() - t0))
         con.execute("UPDATE lists SET next_uid = ? WHERE id = ?", (a.n + 1, lid))
         con.commit()
         con.close()
@@ -124,25 +150,44 @@ def main():
             ("one archived message", base + "/lists/%s/archive/msg/1" % LIST, None),
             ("members page (admin, page 1 of %d)" % ((a.n + 49) // 50), base + "/admin/lists/%s/members" % LIST,
              session),
+            ("archive search (a word in 1/12 of posts)",
+             base + "/lists/%s/archive/search?q=%s" % (LIST, urllib.parse.quote("subjuntivo")), None),
+            ("archive search (2 words, 7 hits)",
+             base + "/lists/%s/archive/search?q=%s" % (LIST, urllib.parse.quote("\"mensaje 7777\" examen")), None),
         ]
         with urllib.request.urlopen(pages[1][1]) as r:
             body = r.read().decode()
         print("month page: %d messages, %d bytes" % (body.count("/archive/msg/"), len(body)))
-        print("%-40s %12s %10s %8s" % ("page", "requests/s", "p99 (ms)", "non-2xx"))
+        print("%-40s %12s %10s %8s %14s" % ("page", "requests/s", "p99 (ms)", "non-2xx", "CPU ms/request"))
         for name, url, cookie in pages:
-            rps, p99, bad = wrk(url, a.duration, cookie)
-            print("%-40s %12.0f %10.2f %8d" % (name, rps, p99, bad))
+            rps, p99, bad, cpu = wrk(url, a.duration, cookie, proc.pid)
+            print("%-40s %12.0f %10.2f %8d %14.3f" % (name, rps, p99, bad, cpu))
             sys.stdout.flush()
         with open("/proc/%d/status" % proc.pid) as f:
             status = f.read()
         hwm = re.search(r"VmHWM:\s+(\d+) kB", status).group(1)
         rss = re.search(r"VmRSS:\s+(\d+) kB", status).group(1)
         print("listd peak RSS (VmHWM): %.1f MB; now %.1f MB" % (int(hwm) / 1024, int(rss) / 1024))
+        # One request at a time (no queueing): the work itself, per page.
+        print("%-40s %12s" % ("page, unloaded (50 sequential requests)", "median (ms)"))
+        for name, url, cookie in pages:
+            times = []
+            for _ in range(50):
+                req = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(req) as r:
+                    r.read()
+                times.append((time.perf_counter() - t0) * 1000)
+            times.sort()
+            print("%-40s %12.2f" % (name, times[len(times) // 2]))
     finally:
         if proc:
             proc.terminate()
             proc.wait(20)
-        shutil.rmtree(root, ignore_errors=True)
+        if a.keep:
+            print("data kept in", root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@
 #include "web-admin/auth.hpp"
 #include "web-admin/multipart.hpp"
 #include "web-admin/router.hpp"
+#include "web-admin/stmt_cache.hpp"
 
 namespace listd::web {
 
@@ -166,6 +167,7 @@ struct Ctx {
   std::string role;  // on `list`: admin | owner | moderator | ""
   std::string anon_csrf;
   std::vector<std::pair<std::string, std::string>> set_headers;
+  StmtCache* sc = nullptr;  // prepared statements of `db`
 };
 
 struct App::Impl {
@@ -250,11 +252,48 @@ struct App::Impl {
 
   // --- infrastructure ---------------------------------------------------------------------
 
-  SQLite::Database& db() {
-    thread_local std::map<std::string, std::unique_ptr<SQLite::Database>> conns;
+  // Each worker thread has its own connection and, destroyed before it, its statement cache.
+  struct Conn {
+    std::unique_ptr<SQLite::Database> db;
+    std::unique_ptr<StmtCache> stmts;
+  };
+  Conn& conn() {
+    thread_local std::map<std::string, Conn> conns;
     auto& c = conns[cfg.db_path().string()];
-    if (!c) c = db_open(cfg.db_path());
-    return *c;
+    if (!c.db) {
+      c.db = db_open(cfg.db_path());
+      c.stmts = std::make_unique<StmtCache>(*c.db);
+    }
+    return c;
+  }
+  SQLite::Database& db() { return *conn().db; }
+  StmtCache& stmts() { return *conn().stmts; }
+
+  // find_list - Store::find_list with this thread's prepared statements (it runs on every
+  // request that names a list); settings parsed by the same settings_set.
+  std::optional<ListRow> find_list(const std::string& name, const std::string& host) {
+    auto q = stmts().get(
+        "SELECT l.id, l.name, d.name, l.created, l.uidvalidity FROM lists l JOIN domains d ON d.id = l.domain_id "
+        "WHERE l.name = ? AND d.name = ?");
+    q->bind(1, name);
+    q->bind(2, host);
+    if (!q->executeStep()) return std::nullopt;
+    ListRow r;
+    r.id = q->getColumn(0).getInt64();
+    r.name = q->getColumn(1).getString();
+    r.host = q->getColumn(2).getString();
+    r.created = q->getColumn(3).getInt64();
+    r.uidvalidity = q->getColumn(4).getInt64();
+    auto s = stmts().get("SELECT key, value FROM list_settings WHERE list_id = ?");
+    s->bind(1, r.id);
+    while (s->executeStep()) {
+      try {
+        settings_set(r.settings, s->getColumn(0).getString(), s->getColumn(1).getString());
+      } catch (const StoreError&) {
+        // A key from a newer build or a hand edit: the default stays (as Store::load_settings).
+      }
+    }
+    return r;
   }
 
   std::string render_raw(const std::string& name, const mu::data& d) {
@@ -318,16 +357,30 @@ struct App::Impl {
     }
   }
 
+  // layout_page - CONTENT (a page we rendered with escaping: our own HTML) inside the layout.
+  // The layout is rendered around a marker that is then replaced, so a 150 KB archive page
+  // is copied once rather than through the template engine's data and output.
   Response layout_page(Ctx& c, int status, const std::string& title, const std::string& content) {
+    static const std::string kMarker = "\x01listd-content\x01";
     std::string csrf = csrf_token(c);
     mu::data layout;
     layout.set("title", title);
-    layout.set("content", content);  // rendered above with escaping: our own HTML
+    layout.set("content", kMarker);
     layout.set("csrf", csrf);
     if (c.who) layout.set("user", c.who->email);
+    std::string outer = render_raw("layout.html", layout);
     Response res;
     res.status = status;
-    res.body = render_raw("layout.html", layout);
+    auto at = outer.find(kMarker);
+    if (at == std::string::npos || outer.find(kMarker, at + 1) != std::string::npos) {
+      // No {{{content}}} in an overriding layout, or the marker also came in with user data
+      // (a title): render the plain way.
+      layout.set("content", content);
+      res.body = render_raw("layout.html", layout);
+      return res;
+    }
+    res.body.reserve(outer.size() - kMarker.size() + content.size());
+    res.body.append(outer, 0, at).append(content).append(outer, at + kMarker.size());
     return res;
   }
 
@@ -373,7 +426,7 @@ struct App::Impl {
   Response handle(const Request& req) {
     auto segs = split_path(req.path);
     auto m = router.match(req.method, segs);
-    Ctx c{req, {}, db(), {}, {}, {}, req.path.rfind("/api/", 0) == 0, {}, {}, {}, {}};
+    Ctx c{req, {}, db(), {}, {}, {}, req.path.rfind("/api/", 0) == 0, {}, {}, {}, {}, &stmts()};
     Response res;
     try {
       // Before routing: error pages keep the caller's session and anonymous CSRF cookie
@@ -401,7 +454,7 @@ struct App::Impl {
   }
 
   void authenticate(Ctx& c) {
-    Auth auth(c.db);
+    Auth auth(c.db, c.sc);
     auto sid = cookie_get(c.req.header("cookie"), kSessionCookie);
     if (!sid.empty()) c.who = auth.session(sid);
     c.anon_csrf = cookie_get(c.req.header("cookie"), kAnonCsrfCookie);
@@ -517,12 +570,12 @@ struct App::Impl {
       std::optional<ListRow> l;
       try {
         auto [name, host] = split_list_address(it->second);
-        l = Store(c.db).find_list(name, host);
+        l = find_list(name, host);
       } catch (const StoreError&) {
       }
       if (!l) throw HttpError{404, "no such list"};
       c.list = std::move(l);
-      if (c.who) c.role = c.who->is_admin ? "admin" : Auth(c.db).list_role(c.who->person_id, c.list->id);
+      if (c.who) c.role = c.who->is_admin ? "admin" : Auth(c.db, c.sc).list_role(c.who->person_id, c.list->id);
       if (route.access == Access::list_owner && c.role != "owner" && c.role != "admin")
         throw HttpError{403, "only the owners of " + c.list->address() + " may do this"};
       if (route.access == Access::list_mod && c.role.empty())
@@ -583,10 +636,10 @@ struct App::Impl {
   std::int64_t count(SQLite::Database& db, const std::string& sql, std::int64_t id) {
     std::string key = sql + "#" + std::to_string(id);
     if (auto v = counts.get(key)) return *v;
-    SQLite::Statement q(db, sql);
-    q.bind(1, id);
-    q.executeStep();
-    auto v = q.getColumn(0).getInt64();
+    auto q = lease(&db == &this->db() ? &stmts() : nullptr, db, sql);
+    q->bind(1, id);
+    q->executeStep();
+    auto v = q->getColumn(0).getInt64();
     counts.put(key, v);
     return v;
   }
@@ -806,20 +859,21 @@ struct App::Impl {
     if (auto f = parse_form(c.req.query)) by_date = form_get(*f, "sort") == "date";
     std::string cache_key;
     {
-      SQLite::Statement q(c.db, "SELECT next_uid FROM lists WHERE id = ?");
-      q.bind(1, c.list->id);
-      q.executeStep();
+      auto q = c.sc->get("SELECT next_uid FROM lists WHERE id = ?");
+      q->bind(1, c.list->id);
+      q->executeStep();
       cache_key = std::to_string(c.list->id) + "|" + month + "|" + (by_date ? "d" : "t") + "|" +
-                  q.getColumn(0).getString() + "|" + c.list->address();
+                  q->getColumn(0).getString() + "|" + c.list->address();
     }
     {
       std::lock_guard lock(page_mu);
       if (auto it = month_pages.find(cache_key); it != month_pages.end())
         return layout_page(c, 200, month + " - " + c.list->address(), it->second);
     }
-    SQLite::Statement q(c.db,
-                        "SELECT uid, date, subject, from_name, from_addr, message_id, in_reply_to FROM archive "
-                        "WHERE list_id = ? AND date >= ? AND date < ? ORDER BY date, uid");
+    auto lq = c.sc->get(
+        "SELECT uid, date, subject, from_name, from_addr, message_id, in_reply_to FROM archive "
+        "WHERE list_id = ? AND date >= ? AND date < ? ORDER BY date, uid");
+    SQLite::Statement& q = *lq;
     q.bind(1, c.list->id);
     q.bind(2, from);
     q.bind(3, to);
@@ -896,9 +950,9 @@ struct App::Impl {
   ArchRow load_archived(Ctx& c) {
     std::int64_t uid = to_int(c.params["uid"], -1);
     if (uid < 0) throw HttpError{404, "no such message"};
-    SQLite::Statement q(c.db,
-                        "SELECT uid, date, subject, from_name, from_addr, path FROM archive WHERE list_id = ? AND "
-                        "uid = ?");
+    auto lq =
+        c.sc->get("SELECT uid, date, subject, from_name, from_addr, path FROM archive WHERE list_id = ? AND uid = ?");
+    SQLite::Statement& q = *lq;
     q.bind(1, c.list->id);
     q.bind(2, uid);
     if (!q.executeStep()) throw HttpError{404, "no such message"};
@@ -1209,10 +1263,11 @@ struct App::Impl {
     }
     // Walk people in address order and probe the membership key: one page of a
     // 100,000-member list costs `limit` index probes, not a sort of the whole list.
-    SQLite::Statement q(c.db,
-                        "SELECT p.id, p.email, m.role, m.delivery, m.moderated, m.nomail, m.disabled FROM people p "
-                        "CROSS JOIN memberships m ON m.list_id = ?1 AND m.person_id = p.id AND m.role = ?2 WHERE "
-                        "(?3 = '%%' OR p.email LIKE ?3 ESCAPE '\\') ORDER BY p.email LIMIT ?4 OFFSET ?5");
+    auto lq = c.sc->get(
+        "SELECT p.id, p.email, m.role, m.delivery, m.moderated, m.nomail, m.disabled FROM people p "
+        "CROSS JOIN memberships m ON m.list_id = ?1 AND m.person_id = p.id AND m.role = ?2 WHERE "
+        "(?3 = '%%' OR p.email LIKE ?3 ESCAPE '\\') ORDER BY p.email LIMIT ?4 OFFSET ?5");
+    SQLite::Statement& q = *lq;
     q.bind(1, c.list->id);
     q.bind(2, role);
     q.bind(3, search.empty() ? std::string("%%") : like);

@@ -19,13 +19,13 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 }
 
 std::optional<Principal> Auth::person(std::int64_t id) {
-  SQLite::Statement q(db_, "SELECT email, is_admin FROM people WHERE id = ?");
-  q.bind(1, id);
-  if (!q.executeStep()) return std::nullopt;
+  auto q = lease(cache_, db_, "SELECT email, is_admin FROM people WHERE id = ?");
+  q->bind(1, id);
+  if (!q->executeStep()) return std::nullopt;
   Principal p;
   p.person_id = id;
-  p.email = q.getColumn(0).getString();
-  p.is_admin = q.getColumn(1).getInt() != 0;
+  p.email = q->getColumn(0).getString();
+  p.is_admin = q->getColumn(1).getInt() != 0;
   return p;
 }
 
@@ -45,13 +45,13 @@ std::string Auth::create_session(std::int64_t person_id) {
 
 std::optional<Principal> Auth::session(const std::string& raw_id) {
   if (raw_id.size() != 64) return std::nullopt;
-  SQLite::Statement q(db_, "SELECT person_id, csrf FROM web_sessions WHERE id_hash = ? AND expires > ?");
-  q.bind(1, token_hash(raw_id));
-  q.bind(2, now_unix());
-  if (!q.executeStep()) return std::nullopt;
-  auto p = person(q.getColumn(0).getInt64());
+  auto q = lease(cache_, db_, "SELECT person_id, csrf FROM web_sessions WHERE id_hash = ? AND expires > ?");
+  q->bind(1, token_hash(raw_id));
+  q->bind(2, now_unix());
+  if (!q->executeStep()) return std::nullopt;
+  auto p = person(q->getColumn(0).getInt64());
   if (!p) return std::nullopt;
-  p->csrf = q.getColumn(1).getString();
+  p->csrf = q->getColumn(1).getString();
   p->via = "session";
   return p;
 }
@@ -127,12 +127,12 @@ LoginResult Auth::login(const std::string& email_in, const std::string& password
 }
 
 std::string Auth::list_role(std::int64_t person_id, std::int64_t list_id) {
-  SQLite::Statement q(db_,
-                      "SELECT role FROM memberships WHERE person_id = ? AND list_id = ? AND role IN ('owner', "
-                      "'moderator') ORDER BY role = 'owner' DESC LIMIT 1");
-  q.bind(1, person_id);
-  q.bind(2, list_id);
-  return q.executeStep() ? q.getColumn(0).getString() : std::string();
+  auto q = lease(cache_, db_,
+                 "SELECT role FROM memberships WHERE person_id = ? AND list_id = ? AND role IN ('owner', "
+                 "'moderator') ORDER BY role = 'owner' DESC LIMIT 1");
+  q->bind(1, person_id);
+  q->bind(2, list_id);
+  return q->executeStep() ? q->getColumn(0).getString() : std::string();
 }
 
 }  // namespace listd::web

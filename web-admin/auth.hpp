@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "web-admin/stmt_cache.hpp"
+
 namespace listd::web {
 
 constexpr std::int64_t kSessionTtl = std::int64_t{7} * 86400;  // seconds a session lives
@@ -35,7 +37,8 @@ enum class LoginResult { ok, bad_credentials, throttled };
 
 class Auth {
  public:
-  explicit Auth(SQLite::Database& db) : db_(db) {}
+  // cache: optional prepared statements of DB's thread, for the per-request lookups.
+  explicit Auth(SQLite::Database& db, StmtCache* cache = nullptr) : db_(db), cache_(cache) {}
 
   // create_session - returns the raw session id (the cookie value).
   std::string create_session(std::int64_t person_id);
@@ -57,6 +60,7 @@ class Auth {
   int failures(const std::string& key, std::int64_t now);
   void record_failure(const std::string& key, std::int64_t now);
   SQLite::Database& db_;
+  StmtCache* cache_;
 };
 
 // constant_time_equal - for CSRF tokens.

@@ -145,13 +145,13 @@ class HttpService : public Service {
   }
 
   template <class Stream>
-  awaitable<void> write(Stream& stream, tcp::socket& sock, const web::Response& res, bool keep_alive, bool head) {
+  awaitable<void> write(Stream& stream, tcp::socket& sock, web::Response res, bool keep_alive, bool head) {
     http::response<http::string_body> msg{static_cast<http::status>(res.status), 11};
     msg.set(http::field::server, "listd");
     if (!res.content_type.empty()) msg.set(http::field::content_type, res.content_type);
     for (auto& [k, v] : res.headers) msg.insert(k, v);
     msg.keep_alive(keep_alive);
-    msg.body() = res.body;
+    msg.body() = std::move(res.body);
     msg.prepare_payload();
     if (head) msg.body().clear();  // Content-Length stays that of the GET answer
     asio::steady_timer timer(sock.get_executor());
@@ -299,7 +299,7 @@ class HttpService : public Service {
         bool keep = msg.keep_alive() && !stopping_ && n + 1 < web::kMaxRequestsPerConnection;
         bool head = msg.method() == http::verb::head;
         co_await run_app(job);
-        co_await write(stream, sock, job->res, keep, head);
+        co_await write(stream, sock, std::move(job->res), keep, head);
         if (!keep) break;
       }
     } catch (const std::exception& e) {

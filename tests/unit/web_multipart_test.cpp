@@ -1,11 +1,13 @@
-// web_multipart_test.cpp - the multipart/form-data parser (web-admin/multipart.hpp) and the
-// archive search query builder (web-admin/archive_query.hpp). Table-driven: every body is fed
+// web_multipart_test.cpp - the multipart/form-data parser (web-admin/multipart.hpp), the
+// archive search query builder (web-admin/archive_query.hpp) and the prepared statement cache
+// (web-admin/stmt_cache.hpp). Table-driven: every body is fed
 // whole, byte by byte, and split in two at every offset, and must give the same parts (or the
 // same refusal); limits answer error with limit_exceeded().
 #include <gtest/gtest.h>
 
 #include "web-admin/archive_query.hpp"
 #include "web-admin/multipart.hpp"
+#include "web-admin/stmt_cache.hpp"
 
 using namespace listd::web;
 
@@ -255,4 +257,30 @@ TEST(ArchiveQuery, ManyTermsAreCappedAndLongOnesClipped) {
   q = archive_query(longword);
   EXPECT_EQ(q.match.size(), kMaxTermBytes + 2);  // clipped on a character boundary, plus quotes
   EXPECT_FALSE(q.truncated);
+}
+
+TEST(StmtCache, LeasesAreResetReusedAndNestedUsesGetTheirOwn) {
+  SQLite::Database db(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  db.exec("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1), (2), (3);");
+  StmtCache cache(db);
+  const std::string sql = "SELECT x FROM t WHERE x >= ? ORDER BY x";
+  SQLite::Statement* first = nullptr;
+  {
+    auto q = cache.get(sql);
+    first = &*q;
+    q->bind(1, 2);
+    ASSERT_TRUE(q->executeStep());  // left in the middle of its rows
+    EXPECT_EQ(q->getColumn(0).getInt(), 2);
+    auto nested = cache.get(sql);  // the same SQL while the first is lent
+    EXPECT_NE(&*nested, first);
+    nested->bind(1, 3);
+    ASSERT_TRUE(nested->executeStep());
+    EXPECT_EQ(nested->getColumn(0).getInt(), 3);
+  }
+  auto again = cache.get(sql);
+  EXPECT_EQ(&*again, first);           // reused
+  EXPECT_FALSE(again->executeStep());  // reset, and the binding cleared: x >= NULL matches nothing
+  auto own = lease(nullptr, db, "SELECT count(*) FROM t");
+  ASSERT_TRUE(own->executeStep());
+  EXPECT_EQ(own->getColumn(0).getInt(), 3);
 }

@@ -430,8 +430,10 @@ void DeliveryRunner::commit_outcomes(const JobInfo& job, const std::vector<JobRe
     upd.bind(4, batch[i].id);
     upd.exec();
     upd.reset();
-    log_event(o.result == RecipientResult::delivered ? LogLevel::debug : LogLevel::warn, "delivery",
-              {{"job", std::to_string(job.id)}, {"rcpt", batch[i].address}, {"state", state}, {"reply", o.reply}});
+    LogLevel level = o.result == RecipientResult::delivered ? LogLevel::debug : LogLevel::warn;
+    if (log_enabled(level))  // skip building the fields of a debug line per delivered recipient
+      log_event(level, "delivery",
+                {{"job", std::to_string(job.id)}, {"rcpt", batch[i].address}, {"state", state}, {"reply", o.reply}});
   }
   tx.commit();
 }

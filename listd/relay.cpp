@@ -130,6 +130,7 @@ struct SmtpTransport::Impl {
   const Transport::CommitFn* commit_fn = nullptr;
   std::vector<std::size_t> commit_pending;
   std::shared_ptr<asio::steady_timer> commit_gate;
+  bool commit_failed = false;  // SECURITY O-18: progress cannot be saved - start nothing new
 
   explicit Impl(const Config& c) : cfg(c), mx(c.relay.resolver.host, c.relay.resolver.port) {
     if (cfg.relay.tls == RelayTls::verify) tls.set_default_verify_paths();
@@ -221,7 +222,10 @@ struct SmtpTransport::Impl {
     try {
       (*commit_fn)(which, outcomes);
     } catch (const std::exception& e) {
-      // Not committed now: the runner commits these recipients when the wave ends.
+      // Not committed (disk full, database locked): no new transaction starts in this wave;
+      // the runner tries to commit what was done when deliver() returns, and the rest stays
+      // due for a later pass (a duplicate is possible, a loss is not).
+      commit_failed = true;
       log_event(LogLevel::error, "delivery-commit-failed", {{"error", e.what()}});
     }
     gate->cancel();
@@ -347,7 +351,7 @@ struct SmtpTransport::Impl {
   }
 
   awaitable<void> worker() {
-    while (true) {
+    while (!commit_failed) {
       std::string key;
       Dest* d = nullptr;
       for (auto& [k, v] : dests)
@@ -383,6 +387,7 @@ struct SmtpTransport::Impl {
       body_job = job.id;
     }
     commit_fn = &commit;
+    commit_failed = false;
     wave = &batch;
     outcomes.assign(batch.size(), {RecipientResult::deferred, "451 4.3.0 not attempted"});
     plan = plan_transactions(batch, job.envelope_from, cfg.relay.max_recipients, cfg.relay.mode == RelayMode::mx,

@@ -282,15 +282,7 @@ std::int64_t job_create_for_addresses(SQLite::Database& db, const ListRow* list,
 }
 
 DeliveryRunner::DeliveryRunner(const Config& cfg, std::unique_ptr<Transport> transport)
-    : cfg_(cfg), transport_(std::move(transport)), db_(db_open(cfg.db_path())) {
-  // Progress commits (one per SMTP transaction) on this connection are not fsynced: in WAL
-  // mode they still survive a crash of listd (kill -9) - the P4 bound holds - and an OS crash
-  // or power loss can only roll the newest of them back, so those recipients are sent again
-  // (duplicates, never a loss: the recipient rows themselves were committed with FULL).
-  // With FULL, each transaction's commit waited for the disk and capped a connection at
-  // 1/fsync transactions per second (about 200 rcpt/s with VERP on the shared machine).
-  db_->exec("PRAGMA synchronous=NORMAL");
-}
+    : cfg_(cfg), transport_(std::move(transport)), db_(db_open(cfg.db_path())) {}
 
 std::size_t DeliveryRunner::run_due() {
   std::size_t attempted = 0;

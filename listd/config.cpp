@@ -133,6 +133,9 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
   t["smtp.max_message_size"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.smtp_max_message_size = parse_uint(c, v, 1024, 1ull << 34);
   };
+  t["lmtp.max_message_size"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.lmtp_max_message_size = parse_uint(c, v, 1024, 1ull << 34);
+  };
   for (const char* sec : {"smtp", "lmtp"}) {
     auto limits = std::string(sec) == "smtp" ? &Config::smtp_limits : &Config::lmtp_limits;
     auto lim_key = [&t, sec, limits](const std::string& k, unsigned Config::ReceiverLimits::*f, std::uint64_t lo,
@@ -151,6 +154,10 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
     lim_key("max_errors", &Config::ReceiverLimits::max_errors, 1, 10000);
     lim_key("max_received", &Config::ReceiverLimits::max_received, 10, 1000);
     lim_key("commit_threads", &Config::ReceiverLimits::commit_threads, 1, 64);
+    lim_key("max_header_size", &Config::ReceiverLimits::max_header_size, 1024, 1u << 30);
+    lim_key("max_header_fields", &Config::ReceiverLimits::max_header_fields, 10, 1000000);
+    lim_key("max_header_field_size", &Config::ReceiverLimits::max_header_field_size, 1000, 1u << 30);
+    lim_key("greet_pause_ms", &Config::ReceiverLimits::greet_pause_ms, 0, 60000);
   }
   t["relay.mode"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.relay.mode = parse_enum<RelayMode>(
@@ -205,6 +212,9 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
   };
   t["spool.workers"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.spool.workers = static_cast<unsigned>(parse_uint(c, v, 1, 64));
+  };
+  t["spool.defer_during_intake"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.spool.defer_during_intake = static_cast<unsigned>(parse_uint(c, v, 0, 60000));
   };
   t["spool.max_attempts"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.spool.max_attempts = static_cast<unsigned>(parse_uint(c, v, 1, 100));

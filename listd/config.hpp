@@ -49,6 +49,7 @@ struct Config {
   Listener smtp{{"127.0.0.1", 2525}, {}, {}, {}};
   std::uint64_t smtp_max_message_size = 10485760;
   Listener lmtp{{"127.0.0.1", 8024}, {}, {}, {}};
+  std::uint64_t lmtp_max_message_size = 0;  // [lmtp] max_message_size; 0 = not set: [smtp]'s
   Listener http{{"127.0.0.1", 8080}, {}, {}, {}};
   // [http] hsts_max_age: Strict-Transport-Security max-age (seconds) sent on HTTPS answers
   // (tls_listen); 0 = not sent. Browsers then refuse plain HTTP to the host on every port.
@@ -86,6 +87,12 @@ struct Config {
     unsigned max_errors = 20;              // error replies before 421 and close
     unsigned max_received = 100;           // Received: fields before 554 5.4.6 (loop)
     unsigned commit_threads = 8;           // concurrent durable commits (fsync)
+    // Message header caps (SECURITY S-05): past any of them 552 5.3.4 after the data, nothing
+    // is spooled.
+    unsigned max_header_size = 65536;        // octets of the whole header (with CRLFs)
+    unsigned max_header_fields = 1000;       // header fields (a folded field counts once)
+    unsigned max_header_field_size = 32768;  // octets of one field, folded lines included
+    unsigned greet_pause_ms = 0;             // S-13: wait this long before the 220; bytes seen by then: 554
   };
   ReceiverLimits smtp_limits, lmtp_limits;
 
@@ -97,6 +104,9 @@ struct Config {
   struct Spool {
     unsigned workers = 2;       // worker threads for spool processing and delivery
     unsigned max_attempts = 3;  // recoveries before a message is set aside (SECURITY P5)
+    // defer_during_intake - ms a spool pass may wait for an SMTP/LMTP burst to end (0 = never
+    // wait); see IntakePriority in listd/intake.hpp.
+    unsigned defer_during_intake = 1000;
   } spool;
 
   // Paths derived from data_dir.

@@ -3,11 +3,14 @@
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "listd/db.hpp"
 #include "listd/fsutil.hpp"
@@ -56,6 +59,52 @@ class DirSync {
   std::uint64_t requested_ = 0, done_ = 0;
   bool running_ = false;
 };
+
+IntakePriority& intake_priority() {
+  static IntakePriority p;
+  return p;
+}
+
+void IntakePriority::configure(Settings s) {
+  std::lock_guard lock(m_);
+  s_ = s;
+  enabled_ = s.max_defer.count() > 0;
+}
+
+void IntakePriority::note_commit() {
+  if (!enabled_.load(std::memory_order_relaxed)) return;
+  auto now = clock::now().time_since_epoch().count();
+  last_commit_.store(now, std::memory_order_relaxed);
+  if (now >= forced_until_.load(std::memory_order_relaxed)) yield_.store(true, std::memory_order_relaxed);
+}
+
+IntakePriority::clock::duration IntakePriority::delay() {
+  std::lock_guard lock(m_);
+  auto now = clock::now();
+  auto quiet_at = clock::time_point(clock::duration(last_commit_.load(std::memory_order_relaxed))) + s_.quiet;
+  forced_ = false;
+  if (!enabled_ || stopping_ || quiet_at <= now) {
+    deferring_ = false;
+    return clock::duration::zero();
+  }
+  if (!deferring_) {
+    deferring_ = true;
+    deferred_since_ = now;
+  }
+  auto force_at = deferred_since_ + s_.max_defer;
+  if (force_at <= now) {
+    deferring_ = false;
+    forced_ = true;
+    return clock::duration::zero();
+  }
+  return std::min(quiet_at, force_at) - now;
+}
+
+void IntakePriority::begin_pass() {
+  std::lock_guard lock(m_);
+  if (forced_) forced_until_.store((clock::now() + s_.slice).time_since_epoch().count(), std::memory_order_relaxed);
+  if (!stopping_) yield_.store(false, std::memory_order_relaxed);
+}
 
 namespace {
 
@@ -123,6 +172,7 @@ class IntakeTransaction : public smtp::Transaction {
                  {"size", std::to_string(writers_[i]->size())}});
       replies.emplace_back(250, "2.0.0", "Queued as " + ids[i]);
     }
+    if (any) intake_priority().note_commit();
     if (any && wake_) wake_();
     return replies;
   }
@@ -148,25 +198,115 @@ IntakeBackend::IntakeBackend(const Config& cfg, std::string via, std::function<v
 
 IntakeBackend::~IntakeBackend() = default;
 
+// ListAddresses - the RCPT check's view of the database: every (list name, host) and every
+// domain, read by a background thread so RCPT never waits on SQLite or the disk on the event
+// loop. The thread reloads when `PRAGMA data_version` says another connection committed (list
+// created or deleted by listctl, the web admin or the processor), checking every
+// kRefreshInterval: a new list is accepted at RCPT at most that long after it was created.
+// Only the first RCPT after start waits for the initial load.
+class ListAddresses {
+ public:
+  static constexpr auto kRefreshInterval = std::chrono::milliseconds(500);
+  struct Snapshot {
+    std::set<std::pair<std::string, std::string>> lists;  // (name, host)
+    std::set<std::string> domains;
+  };
+  explicit ListAddresses(std::filesystem::path db_path) : db_path_(std::move(db_path)) {}
+  ~ListAddresses() {
+    {
+      std::lock_guard lock(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // get - the current snapshot; the first call loads it (and starts the refresher). Throws on a
+  // database error when no snapshot exists yet.
+  std::shared_ptr<const Snapshot> get() {
+    std::unique_lock lock(m_);
+    if (!snap_) {
+      lock.unlock();
+      auto db = db_open(db_path_);
+      std::int64_t version = data_version(*db);
+      auto fresh = load(*db);
+      lock.lock();
+      if (!snap_) snap_ = std::move(fresh);
+      if (!thread_.joinable())
+        thread_ = std::thread([this, db = std::move(db), version]() mutable { refresh_loop(std::move(db), version); });
+    }
+    return snap_;
+  }
+
+ private:
+  static std::int64_t data_version(SQLite::Database& db) {
+    SQLite::Statement q(db, "PRAGMA data_version");
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  }
+  static std::shared_ptr<const Snapshot> load(SQLite::Database& db) {
+    auto s = std::make_shared<Snapshot>();
+    SQLite::Transaction t(db);  // one consistent read
+    SQLite::Statement q(db, "SELECT l.name, d.name FROM lists l JOIN domains d ON d.id = l.domain_id");
+    while (q.executeStep()) s->lists.emplace(q.getColumn(0).getString(), q.getColumn(1).getString());
+    SQLite::Statement d(db, "SELECT name FROM domains");
+    while (d.executeStep()) s->domains.insert(d.getColumn(0).getString());
+    t.commit();
+    return s;
+  }
+  void refresh_loop(std::unique_ptr<SQLite::Database> db, std::int64_t version) {
+    std::unique_lock lock(m_);
+    while (!stop_) {
+      cv_.wait_for(lock, kRefreshInterval);
+      if (stop_) break;
+      lock.unlock();
+      std::shared_ptr<const Snapshot> fresh;
+      try {
+        if (!db) {
+          db = db_open(db_path_);
+          version = -1;
+        }
+        auto v = data_version(*db);
+        if (v != version) {
+          fresh = load(*db);
+          version = v;
+        }
+      } catch (const std::exception& e) {
+        log_event(LogLevel::error, "intake-rcpt-refresh-failed", {{"error", e.what()}});
+        db.reset();  // reopen next time; RCPT keeps the last snapshot meanwhile
+      }
+      lock.lock();
+      if (fresh) snap_ = std::move(fresh);
+    }
+  }
+
+  std::filesystem::path db_path_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::shared_ptr<const Snapshot> snap_;
+  std::thread thread_;
+  bool stop_ = false;
+};
+
 smtp::Reply IntakeBackend::check_rcpt(const smtp::Envelope&, const smtp::Mailbox& rcpt, std::string* key) {
   try {
-    if (!db_) db_ = db_open(cfg_.db_path());
-    Store store(*db_);
+    if (!addresses_) addresses_ = std::make_unique<ListAddresses>(cfg_.db_path());
+    auto snap = addresses_->get();
     std::string addr = lower(rcpt.str());
-    auto route = route_address(
-        addr, [&](const std::string& n, const std::string& h) { return store.find_list(n, h).has_value(); });
+    auto route = route_address(addr, [&](const std::string& n, const std::string& h) {
+      return snap->lists.count({n, h}) > 0;
+    });
     if (route) {
       *key = addr;
       return smtp::Reply(250, "2.1.5", "Recipient OK");
     }
-    SQLite::Statement q(*db_, "SELECT 1 FROM domains WHERE name = ?");
-    q.bind(1, rcpt.domain);
-    bool ours = rcpt.domain == cfg_.hostname || q.executeStep();
+    std::string domain = lower(rcpt.domain);
+    bool ours =
+        domain == lower(cfg_.hostname) || snap->domains.count(rcpt.domain) > 0 || snap->domains.count(domain) > 0;
     if (ours) return smtp::Reply(550, "5.1.1", "<" + rcpt.str() + ">: no such list here");
     return smtp::Reply(550, "5.7.1", "<" + rcpt.str() + ">: relaying denied");
   } catch (const std::exception& e) {
     log_event(LogLevel::error, "intake-rcpt-check-failed", {{"error", e.what()}});
-    db_.reset();
     return smtp::Reply(451, "4.3.0", "Local error checking the recipient; try again later");
   }
 }

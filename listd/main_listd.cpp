@@ -78,6 +78,7 @@ class Daemon {
         hup_(ioc_, SIGHUP),
         tick_(ioc_),
         retry_(ioc_),
+        proc_wait_(ioc_),
         inotify_(ioc_) {}
 
   // bind - build every network service; each binds its listeners now (maybe as root).
@@ -138,10 +139,12 @@ class Daemon {
  private:
   void stop() {
     stopping_ = true;
+    intake_priority().stop();
     for (auto& s : services_) s->stop();
     boost::system::error_code ec;
     tick_.cancel();
     retry_.cancel();
+    proc_wait_.cancel();
     hup_.cancel(ec);
     inotify_.close(ec);
     // Work in flight finishes its current message; the pool drains before run() returns.
@@ -187,9 +190,22 @@ class Daemon {
     if (maintenance) maintenance_due_ = true;
     if (stopping_ || proc_scheduled_.exchange(true)) return;
     asio::post(proc_strand_, [this] {
+      // SMTP/LMTP bursts first (intake.hpp IntakePriority): wait until the intake is quiet.
+      if (auto wait = intake_priority().delay(); wait.count() > 0 && !stopping_) {
+        asio::post(ioc_, [this, wait] {
+          proc_wait_.expires_after(wait);
+          proc_wait_.async_wait([this](auto ec) {
+            proc_scheduled_ = false;
+            if (!ec) schedule_processing();
+          });
+        });
+        return;
+      }
+      intake_priority().begin_pass();
       proc_scheduled_ = false;
       try {
-        std::size_t work = processor_->process_pending(&stopping_);
+        std::size_t work = processor_->process_pending(intake_priority().yield_flag());
+        if (!stopping_ && intake_priority().yield_flag()->load()) schedule_processing();  // it yielded
         if (maintenance_due_.exchange(false)) work += processor_->maintenance();
         if (work > 0) schedule_delivery();
       } catch (const std::exception& e) {
@@ -229,7 +245,8 @@ class Daemon {
   asio::strand<asio::thread_pool::executor_type> proc_strand_, deliv_strand_;
   asio::signal_set signals_, hup_;
   asio::steady_timer tick_;
-  asio::steady_timer retry_;  // the next deferred recipient's retry time
+  asio::steady_timer retry_;      // the next deferred recipient's retry time
+  asio::steady_timer proc_wait_;  // a spool pass waiting for the SMTP/LMTP intake to go quiet
   asio::posix::stream_descriptor inotify_;
   alignas(inotify_event) std::array<char, 4096> ibuf_{};
   int spool_wd_ = -1;

@@ -1,7 +1,7 @@
 // smtp_service.cpp - the [smtp] and [lmtp] listeners as listd Services (service.hpp): an
 // smtp::Server over an IntakeBackend, configured from Config (listen, tls_cert/tls_key,
-// tls_listen for implicit TLS, max_message_size and the ReceiverLimits keys). Binds in the factory (maybe as root),
-// accepts in start(), and on stop() says 421 to idle sessions.
+// tls_listen for implicit TLS, max_message_size ([lmtp]'s own, else [smtp]'s) and the ReceiverLimits keys). Binds in
+// the factory (maybe as root), accepts in start(), and on stop() says 421 to idle sessions.
 #include "smtp/asio_prelude.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +19,10 @@ class ReceiverService : public Service {
  public:
   ReceiverService(ServiceContext& ctx, bool lmtp)
       : name_(lmtp ? "lmtp" : "smtp"), backend_(ctx.cfg, name_, ctx.wake_processing) {
+    IntakePriority::Settings prio;
+    prio.max_defer = std::chrono::milliseconds(ctx.cfg.spool.defer_during_intake);
+    prio.slice = prio.max_defer / 4;
+    intake_priority().configure(prio);
     const Listener& l = lmtp ? ctx.cfg.lmtp : ctx.cfg.smtp;
     const Config::ReceiverLimits& lim = lmtp ? ctx.cfg.lmtp_limits : ctx.cfg.smtp_limits;
     smtp::ServerOptions o;
@@ -27,7 +31,12 @@ class ReceiverService : public Service {
     o.port = l.listen.port;
     o.lmtp = lmtp;
     o.hostname = ctx.cfg.hostname;
-    o.limits.max_message_size = ctx.cfg.smtp_max_message_size;
+    o.limits.max_message_size =
+        lmtp && ctx.cfg.lmtp_max_message_size != 0 ? ctx.cfg.lmtp_max_message_size : ctx.cfg.smtp_max_message_size;
+    o.limits.max_header_size = lim.max_header_size;
+    o.limits.max_header_fields = lim.max_header_fields;
+    o.limits.max_header_field_size = lim.max_header_field_size;
+    o.greet_pause = std::chrono::milliseconds(lim.greet_pause_ms);
     o.limits.max_recipients = lim.max_recipients;
     o.limits.max_command_line = lim.max_command_line;
     o.limits.max_text_line = lim.max_text_line;

@@ -15,6 +15,9 @@ const char* to_string(DataProblem p) {
     case DataProblem::nul: return "nul";
     case DataProblem::too_many_hops: return "too-many-hops";
     case DataProblem::no_header: return "no-header";
+    case DataProblem::header_too_big: return "header-too-big";
+    case DataProblem::too_many_fields: return "too-many-header-fields";
+    case DataProblem::field_too_big: return "header-field-too-big";
   }
   return "?";
 }
@@ -40,7 +43,7 @@ void DataReader::mid(char c, std::string& out) {
   if (c == '\n') flag(DataProblem::bare_lf);
   if (c == '\0') flag(DataProblem::nul);
   if (prefix_len_ < sizeof prefix_) prefix_[prefix_len_++] = c;
-  if (first_line_ && name_state_ == 0) {
+  if (in_header_ && name_state_ == 0) {
     auto u = static_cast<unsigned char>(c);
     if (c == ':' && line_len_ > 0)
       name_state_ = 1;
@@ -57,6 +60,21 @@ void DataReader::end_of_line() {
     if (name_state_ != 1) flag(DataProblem::no_header);
     first_line_ = false;
   }
+  bool continuation = prefix_len_ > 0 && (prefix_[0] == ' ' || prefix_[0] == '\t');
+  if (in_header_ && line_len_ > 0 && !continuation && name_state_ != 1)
+    in_header_ = false;  // not a field: the body starts here (no empty line before it)
+  if (in_header_ && line_len_ > 0) {
+    // S-05 caps. line_len_ + 2: the line with its CRLF.
+    header_size_ += line_len_ + 2;
+    if (continuation) {
+      field_size_ += line_len_ + 2;
+    } else {
+      field_size_ = line_len_ + 2;
+      if (++fields_ > lim_.max_header_fields) flag(DataProblem::too_many_fields);
+    }
+    if (field_size_ > lim_.max_header_field_size) flag(DataProblem::field_too_big);
+    if (header_size_ > lim_.max_header_size) flag(DataProblem::header_too_big);
+  }
   if (in_header_) {
     if (line_len_ == 0) {
       in_header_ = false;
@@ -70,6 +88,7 @@ void DataReader::end_of_line() {
   }
   line_len_ = 0;
   prefix_len_ = 0;
+  name_state_ = 0;
 }
 
 std::size_t DataReader::feed(std::string_view in, std::string& out) {

@@ -7,7 +7,8 @@
 // SECURITY S-01/S-02). Also flagged, never fatal mid-stream (the data is always read to its
 // end so one DATA gives one reply): size over the limit (content stops being copied, memory
 // stays flat), text lines over max_line octets with CRLF (§4.5.3.1.6), NUL bytes, too many
-// Received: header fields (a loop), and content that does not start with a header field.
+// Received: header fields (a loop), content that does not start with a header field, and a
+// header over the size / field count / field size caps.
 #pragma once
 
 #include <cstddef>
@@ -21,9 +22,26 @@ struct DataLimits {
   std::uint64_t max_size = 10485760;  // content octets (after unstuffing, CRLF counted as 2)
   std::size_t max_line = 1000;        // octets per line including the CRLF
   unsigned max_received = 100;        // Received: fields in the header at which we refuse
+  // Header caps (SECURITY S-05). The header ends at the first empty line, or at the first line
+  // that is neither a field ("name:") nor a folded continuation (SP/HT first).
+  std::size_t max_header_size = 65536;        // octets of the header, CRLFs included
+  unsigned max_header_fields = 1000;          // fields; a folded field counts once
+  std::size_t max_header_field_size = 32768;  // octets of one field with its folded lines
 };
 
-enum class DataProblem { none, too_big, long_line, bare_cr, bare_lf, nul, too_many_hops, no_header };
+enum class DataProblem {
+  none,
+  too_big,
+  long_line,
+  bare_cr,
+  bare_lf,
+  nul,
+  too_many_hops,
+  no_header,
+  header_too_big,
+  too_many_fields,
+  field_too_big
+};
 const char* to_string(DataProblem p);
 
 class DataReader {
@@ -61,7 +79,9 @@ class DataReader {
   // Header bookkeeping.
   bool in_header_ = true;
   bool first_line_ = true;
-  int name_state_ = 0;  // first line: 0 scanning a field name, 1 saw "name:", 2 not a header
+  int name_state_ = 0;  // header line: 0 scanning a field name, 1 saw "name:", 2 not a field name
+  std::size_t header_size_ = 0, field_size_ = 0;
+  unsigned fields_ = 0;
   char prefix_[9] = {};
   std::size_t prefix_len_ = 0;
   unsigned received_ = 0;

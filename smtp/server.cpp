@@ -164,7 +164,21 @@ awaitable<void> Conn::run() {
       co_await tls->async_handshake(ssl::stream_base::server, use_awaitable);
       timer.cancel();
     }
-    session.greet(refuse);
+    bool early = false;
+    if (!refuse && !tls) {
+      if (srv->opt.greet_pause.count() > 0) {
+        asio::steady_timer pause(srv->ioc, srv->opt.greet_pause);
+        co_await pause.async_wait(use_awaitable);
+      }
+      boost::system::error_code aec;
+      early = sock.available(aec) > 0 && !aec;
+    }
+    if (early) {
+      srv->log("smtp-early-talker", ip, "sent data before the greeting");
+      session.talked_early();
+    } else {
+      session.greet(refuse);
+    }
     for (;;) {
       while (!inbuf.empty() && !session.closing()) {
         std::size_t n = session.feed(inbuf);

@@ -39,6 +39,10 @@ struct ServerOptions {
   unsigned max_connections = 100;
   unsigned max_connections_per_ip = 20;
   unsigned commit_threads = 8;
+  // greet_pause - SECURITY S-13 early talkers: wait this long before the 220; a client that has
+  // sent anything by then (0 = only what is already buffered when we greet) gets 554 5.5.0 and
+  // a close. Plain-text listeners only (with implicit TLS the handshake comes first).
+  std::chrono::milliseconds greet_pause{0};
   std::string tls_cert, tls_key;  // both set: STARTTLS is offered
   bool implicit_tls = false;      // TLS from the first byte (submissions port style, RFC 8314)
   // log - optional event sink: (event, client ip, detail).

@@ -26,6 +26,9 @@ Reply problem_reply(DataProblem p, std::uint64_t max_size) {
     case DataProblem::nul: return Reply(554, "5.6.0", "Message contains a NUL byte");
     case DataProblem::too_many_hops: return Reply(554, "5.4.6", "Too many Received: header fields (mail loop?)");
     case DataProblem::no_header: return Reply(554, "5.6.0", "Message does not start with a header field");
+    case DataProblem::header_too_big: return Reply(552, "5.3.4", "Message header too large");
+    case DataProblem::too_many_fields: return Reply(552, "5.3.4", "Too many header fields");
+    case DataProblem::field_too_big: return Reply(552, "5.3.4", "A header field is too long");
     case DataProblem::none: break;
   }
   return Reply(451, "4.3.0", "Internal error");
@@ -49,6 +52,11 @@ void ServerSession::greet(const std::optional<Reply>& refuse) {
     return;
   }
   reply(Reply(220, "", opt_.hostname + (opt_.lmtp ? " LMTP" : " ESMTP") + " listd ready"));
+}
+
+void ServerSession::talked_early() {
+  reply(Reply(554, "5.5.0", opt_.hostname + " Protocol error: you talked before my greeting; closing"));
+  closing_ = true;
 }
 
 std::string ServerSession::take_output() {
@@ -291,6 +299,12 @@ void ServerSession::do_rcpt(const std::string& arg) {
   reply(r);
 }
 
+DataLimits ServerSession::data_limits() const {
+  const SessionLimits& l = opt_.limits;
+  return DataLimits{l.max_message_size, l.max_text_line,     l.max_received,
+                    l.max_header_size,  l.max_header_fields, l.max_header_field_size};
+}
+
 bool ServerSession::start_message() {
   try {
     txn_ = backend_.begin(env_);
@@ -312,7 +326,7 @@ void ServerSession::do_data() {
     reset_transaction();
     return;
   }
-  DataLimits lim{opt_.limits.max_message_size, opt_.limits.max_text_line, opt_.limits.max_received};
+  DataLimits lim = data_limits();
   reader_ = std::make_unique<DataReader>(DataReader::Mode::dot, lim);
   phase_ = Phase::data;
   reply(Reply(354, "", "End data with <CR><LF>.<CR><LF>"));
@@ -396,7 +410,7 @@ void ServerSession::do_bdat(const std::string& arg) {
     if (!start_message()) {
       bdat_error_ = Reply(451, "4.3.0", "Local error: cannot store the message now");
     } else {
-      DataLimits lim{opt_.limits.max_message_size, opt_.limits.max_text_line, opt_.limits.max_received};
+      DataLimits lim = data_limits();
       reader_ = std::make_unique<DataReader>(DataReader::Mode::chunked, lim);
       bdat_used_ = true;
     }

@@ -37,6 +37,10 @@ struct SessionLimits {
   // reject_unauth_pipelining - bytes already waiting after EHLO/HELO/LHLO or DATA (sent before
   // our reply, RFC 2920 §3.1 forbids it) get 554 5.5.0 and a close (SECURITY S-13).
   bool reject_unauth_pipelining = true;
+  // Header caps (SECURITY S-05): 552 5.3.4 after the data when the header is over any of them.
+  std::size_t max_header_size = 65536;        // octets of the whole header, CRLFs included
+  unsigned max_header_fields = 1000;          // fields (a folded field counts once)
+  std::size_t max_header_field_size = 32768;  // octets of one field with its folded lines
 };
 
 struct SessionOptions {
@@ -86,6 +90,9 @@ class ServerSession {
 
   // greet - queue the 220 greeting (or a 421 when `refuse` is given: over a connection limit).
   void greet(const std::optional<Reply>& refuse = std::nullopt);
+  // talked_early - the client sent bytes before our greeting (SECURITY S-13): instead of the
+  // greeting, 554 5.5.0 and close. The driver decides (bytes waiting at greeting time).
+  void talked_early();
   // feed - consume input; returns how many bytes were used. It stops early when a commit is
   // due, after STARTTLS, or when closing: the driver acts, then feeds the rest (except after
   // STARTTLS, where the rest is discarded).
@@ -127,6 +134,7 @@ class ServerSession {
   void do_data();
   void do_bdat(const std::string& arg);
   bool start_message();
+  DataLimits data_limits() const;
   void end_message();
   void reset_transaction();
   std::string received_header() const;

@@ -389,5 +389,53 @@ class ConnectionLimit(SmtpTest):
         b.cmd("QUIT")
 
 
+class EarlyTalkerAndHeaderCaps(SmtpTest):
+    """SECURITY S-13 (bytes before the greeting) and S-05 (header caps); [lmtp]'s own SIZE."""
+    extra = ("[smtp]\ngreet_pause_ms = 300\nmax_header_fields = 20\nmax_header_size = 4096\n"
+             "max_header_field_size = 1000\n[lmtp]\nmax_message_size = 20000\n")
+
+    def test_client_talking_before_the_greeting_gets_554(self):
+        r = Raw(self.l.smtp_port)
+        self.addCleanup(r.close)
+        r.send(b"EHLO early.test\r\nMAIL FROM:<ana@mired.org>\r\nRCPT TO:<mi_lista@lists.mired.org>\r\n")
+        code, lines = r.reply()
+        self.assertEqual(code, 554)
+        self.assertEqual(lines, ["554 5.5.0 lists.mired.org Protocol error: you talked before my greeting; closing"])
+        self.assertTrue(r.closed())
+        wait_for(lambda: "smtp-early-talker" in self.l.log(), what="the early talker logged")
+        # A client that waits for the greeting (after the pause) is served.
+        ok = smtplib.SMTP("127.0.0.1", self.l.smtp_port, timeout=10)
+        self.addCleanup(ok.close)
+        self.assertEqual(ok.ehlo()[0], 250)
+        ok.quit()
+        self.nothing_spooled()
+
+    def test_header_over_the_caps_is_552_and_nothing_spooled(self):
+        many = b"".join(b"X-F%d: v\r\n" % i for i in range(21))
+        big = b"".join(b"X-B%d: %s\r\n" % (i, b"v" * 900) for i in range(5))
+        folded = b"X-Long: a" + b"".join(b"\r\n " + b"w" * 70 for _ in range(20)) + b"\r\n"
+        r = self.raw()
+        for header, text in ((many, "Too many header fields"), (big, "Message header too large"),
+                             (folded, "A header field is too long")):
+            r.send(b"MAIL FROM:<ana@mired.org>\r\nRCPT TO:<mi_lista@lists.mired.org>\r\nDATA\r\n")
+            self.assertEqual([r.reply()[0] for _ in range(3)], [250, 250, 354])
+            r.send(header + b"\r\nbody\r\n.\r\n")
+            self.assertEqual(r.reply()[1], ["552 5.3.4 " + text])
+        r.cmd("QUIT")
+        self.nothing_spooled()
+
+    def test_lmtp_has_its_own_max_message_size(self):
+        r = Raw(self.l.lmtp_port)
+        self.addCleanup(r.close)
+        self.assertEqual(r.reply()[0], 220)
+        code, lines = r.cmd("LHLO client.test")
+        self.assertIn("250-SIZE 20000", lines)
+        self.assertEqual(r.cmd("MAIL FROM:<ana@mired.org> SIZE=20001")[1],
+                         ["552 5.3.4 Message size exceeds fixed maximum message size (20000)"])
+        r.cmd("QUIT")
+        s = self.raw(ehlo=False)
+        self.assertIn("250-SIZE 10485760", s.cmd("EHLO client.test")[1])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -5,6 +5,8 @@
 // Also one whole session through IntakeBackend: a refused message spools nothing.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "listd/db.hpp"
 #include "listd/intake.hpp"
 #include "listd/spool.hpp"
@@ -134,4 +136,71 @@ TEST(SmtpIntake, WholeSessionRefusedMessageSpoolsNothing) {
   s.committed(s.commit_target()->commit());
   EXPECT_NE(s.take_output().find("250 2.0.0 Queued as "), std::string::npos);
   EXPECT_EQ(count_files(e.cfg.spool_dir() / "new"), 1u);
+}
+
+// RCPT reads a cached set of list addresses (no SQLite on the event loop); a list created or
+// deleted by another connection (listctl, the web admin) is seen within the refresh interval.
+TEST(SmtpIntake, RcptCacheFollowsListsCreatedAndDeletedElsewhere) {
+  Env e;
+  std::string key;
+  EXPECT_EQ(e.rcpt("nueva@lists.mired.org", &key).code, 550);
+  auto db = db_open(e.cfg.db_path());
+  Store s(*db);
+  s.create_list("nueva", "lists.mired.org", "ana@mired.org");
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (e.rcpt("nueva@lists.mired.org", &key).code != 250 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(e.rcpt("nueva-request@lists.mired.org", &key).code, 250);
+  s.delete_list(s.get_list("nueva@lists.mired.org"));
+  until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (e.rcpt("nueva@lists.mired.org", &key).code != 550 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(e.rcpt("nueva@lists.mired.org", &key).first_line(), "550 5.1.1 <nueva@lists.mired.org>: no such list here");
+  EXPECT_EQ(e.rcpt("mi_lista@lists.mired.org", &key).code, 250);
+}
+
+// IntakePriority: a spool pass waits while the intake commits, runs once it is quiet, and is
+// forced after max_defer however busy the intake is (no starvation).
+TEST(SmtpIntake, ProcessingYieldsToTheIntakeButIsNeverStarved) {
+  using namespace std::chrono_literals;
+  IntakePriority p;
+  p.configure({20ms, 200ms, 50ms});
+  EXPECT_EQ(p.delay().count(), 0);  // no intake yet
+  p.begin_pass();
+  EXPECT_FALSE(p.yield_flag()->load());
+  p.note_commit();
+  EXPECT_TRUE(p.yield_flag()->load());  // a running pass stops between entries
+  auto d = p.delay();
+  EXPECT_GT(d.count(), 0);
+  EXPECT_LE(d, std::chrono::duration_cast<IntakePriority::clock::duration>(20ms));
+  std::this_thread::sleep_for(30ms);
+  EXPECT_EQ(p.delay().count(), 0);  // quiet now
+  // A sustained flood: a commit every 5 ms. The pass is forced within max_defer.
+  auto start = IntakePriority::clock::now();
+  bool forced = false;
+  while (IntakePriority::clock::now() - start < 1s) {
+    p.note_commit();
+    if (p.delay().count() == 0) {
+      forced = true;
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(forced);
+  EXPECT_GE(IntakePriority::clock::now() - start, 190ms);
+  p.begin_pass();
+  p.note_commit();
+  EXPECT_FALSE(p.yield_flag()->load());  // the forced slice is not interrupted
+  std::this_thread::sleep_for(60ms);
+  p.note_commit();
+  EXPECT_TRUE(p.yield_flag()->load());  // after the slice it yields again
+  // max_defer 0 turns the priority off.
+  IntakePriority off;
+  off.configure({20ms, 0ms, 0ms});
+  off.begin_pass();
+  off.note_commit();
+  EXPECT_FALSE(off.yield_flag()->load());
+  EXPECT_EQ(off.delay().count(), 0);
+  off.stop();
+  EXPECT_TRUE(off.yield_flag()->load());
 }

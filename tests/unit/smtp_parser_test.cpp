@@ -225,3 +225,42 @@ TEST(SmtpDataReader, ChunkedModeKeepsDotsAndSettlesTrailingCr) {
   t.finish(o2);
   EXPECT_EQ(t.problem(), DataProblem::bare_cr);
 }
+
+// SECURITY S-05: header caps, each at and past its limit, fed whole, byte by byte and split at
+// every offset (the counts must not depend on how the bytes arrive).
+TEST(SmtpDataReader, HeaderCapsAtAndPastEveryLimit) {
+  DataLimits lim;
+  lim.max_header_size = 200;
+  lim.max_header_fields = 4;
+  lim.max_header_field_size = 60;
+  auto field = [](std::size_t total) {  // one "X: aaa..." field of `total` octets with CRLF
+    return "X: " + std::string(total - 5, 'a') + "\r\n";
+  };
+  struct Case {
+    const char* name;
+    std::string header;
+    DataProblem p;
+  };
+  std::vector<Case> cases = {
+      {"4 fields", "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n", DataProblem::none},
+      {"5 fields", "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n", DataProblem::too_many_fields},
+      {"folded lines count once", "A: 1\r\n 2\r\n\t3\r\n 4\r\n 5\r\nB: 2\r\n", DataProblem::none},
+      {"field at 60", field(60), DataProblem::none},
+      {"field at 61", field(61), DataProblem::field_too_big},
+      {"folded field past 60", "X: " + std::string(30, 'a') + "\r\n " + std::string(30, 'b') + "\r\n",
+       DataProblem::field_too_big},
+      {"header at 200", field(50) + field(50) + field(50) + field(50), DataProblem::none},
+      {"header at 201", field(50) + field(50) + field(50) + field(51), DataProblem::header_too_big},
+      // The header ends at a line that is not a field: what follows is body, not counted.
+      {"body without empty line", "A: 1\r\nnot a field\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n", DataProblem::none},
+  };
+  for (auto& c : cases) {
+    std::string in = c.header + "\r\n" + std::string(300, 'b') + "\r\nF: 6\r\nG: 7\r\n.\r\n";
+    auto whole = run_split(in, in.size(), lim);
+    EXPECT_TRUE(whole.done) << c.name;
+    EXPECT_EQ(whole.problem, c.p) << c.name << ": " << to_string(whole.problem);
+    EXPECT_EQ(run_bytes(in, lim).problem, c.p) << c.name << " byte by byte";
+    for (std::size_t i = 0; i <= in.size(); ++i)
+      ASSERT_EQ(run_split(in, i, lim).problem, c.p) << c.name << " split at " << i;
+  }
+}

@@ -528,3 +528,54 @@ TEST(SmtpSession, DuplicateMailParameter) {
   EXPECT_EQ(t.feed("MAIL FROM:<a@b.test> SIZE=10 SIZE=20\r\n"), "501 5.5.4 Duplicate parameter SIZE\r\n");
   EXPECT_EQ(t.feed("MAIL FROM:<\"\"@b.test>\r\n").substr(0, 3), "553");
 }
+
+TEST(SmtpSession, EarlyTalkerGets554InsteadOfTheGreeting) {
+  Store st;
+  FakeBackend be(st);
+  SessionOptions o;
+  o.hostname = "lists.test";
+  ServerSession s(o, be);
+  s.talked_early();
+  EXPECT_EQ(s.take_output(), "554 5.5.0 lists.test Protocol error: you talked before my greeting; closing\r\n");
+  EXPECT_TRUE(s.closing());
+  EXPECT_EQ(s.feed("EHLO x\r\n" + kTxn + kMsg), 0u);  // nothing more is read
+  EXPECT_EQ(s.take_output(), "");
+  EXPECT_TRUE(st.committed.empty());
+}
+
+TEST(SmtpSession, HeaderOverCapsIs552AndNothingSpooled) {
+  SessionLimits lim;
+  lim.max_header_fields = 10;
+  lim.max_header_size = 2000;
+  lim.max_header_field_size = 1000;
+  struct Case {
+    std::string header;
+    std::string reply;
+  };
+  std::string many, big, longfield = "X-Long: a";
+  for (int i = 0; i < 11; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  for (int i = 0; i < 3; ++i) big += "X-" + std::to_string(i) + ": " + std::string(900, 'v') + "\r\n";
+  for (int i = 0; i < 20; ++i) longfield += "\r\n " + std::string(60, 'w');
+  longfield += "\r\n";
+  for (auto& c : std::vector<Case>{{many, "552 5.3.4 Too many header fields"},
+                                   {big, "552 5.3.4 Message header too large"},
+                                   {longfield, "552 5.3.4 A header field is too long"}}) {
+    for (bool lmtp : {false, true}) {
+      Session t(lim, lmtp);
+      t.feed(lmtp ? "LHLO c\r\n" : "EHLO c\r\n");
+      std::string rcpts = lmtp ? "RCPT TO:<list@lists.test>\r\nRCPT TO:<list2@lists.test>\r\n" : "";
+      auto r = t.lines("MAIL FROM:<ana@mired.org>\r\nRCPT TO:<list@lists.test>\r\n" + rcpts + "DATA\r\n" + c.header +
+                       "\r\nbody\r\n.\r\n");
+      ASSERT_FALSE(r.empty());
+      EXPECT_EQ(r.back(), c.reply) << (lmtp ? "lmtp" : "smtp");
+      if (lmtp) {
+        ASSERT_GE(r.size(), 3u);
+        EXPECT_EQ(r[r.size() - 2], c.reply);  // one reply per accepted recipient
+      }
+      EXPECT_TRUE(t.store.committed.empty());
+      // The session goes on: the next message within the caps is accepted.
+      t.lines(kTxn);
+      EXPECT_EQ(t.feed(kMsg).substr(0, 3), "250");
+    }
+  }
+}

@@ -64,31 +64,55 @@ SearchText search_text(std::string_view raw) {
   return st;
 }
 
-void archive_index_access(SQLite::Database& db, std::int64_t archive_id, std::string_view raw,
-                          const MessageInfo& info) {
+const char* const kInsertAccessSql =
+    "INSERT OR IGNORE INTO archive_imap(archive_id, vsize, envelope, body, bodystructure) VALUES (?,?,?,?,?)";
+const char* const kInsertFtsSql =
+    "INSERT INTO archive_fts(rowid, subject, sender, recipients, body) VALUES (?,?,?,?,?)";
+
+AccessFacts access_facts(std::string_view raw, const MessageInfo& info) {
+  AccessFacts f;
   std::string crlf = imap::to_crlf(raw);
   imap::MimePart tree = imap::parse_mime(crlf);
   std::string_view header = std::string_view(crlf).substr(0, tree.body_begin);
-  {
-    SQLite::Statement q(db,
-                        "INSERT OR IGNORE INTO archive_imap(archive_id, vsize, envelope, body, bodystructure) "
-                        "VALUES (?,?,?,?,?)");
-    q.bind(1, archive_id);
-    q.bind(2, static_cast<std::int64_t>(crlf.size()));
-    q.bind(3, imap::envelope(header));
-    q.bind(4, imap::bodystructure(tree, crlf, false));
-    q.bind(5, imap::bodystructure(tree, crlf, true));
-    if (q.exec() == 0) return;  // already indexed
-  }
+  f.vsize = static_cast<std::int64_t>(crlf.size());
+  f.envelope = imap::envelope(header);
+  f.body = imap::bodystructure(tree, crlf, false);
+  f.bodystructure = imap::bodystructure(tree, crlf, true);
   SearchText st = search_text(raw);
-  std::string sender = info.from_name.empty() ? info.from_address : info.from_name + " <" + info.from_address + ">";
-  SQLite::Statement f(db, "INSERT INTO archive_fts(rowid, subject, sender, recipients, body) VALUES (?,?,?,?,?)");
-  f.bind(1, archive_id);
-  f.bind(2, info.subject);
-  f.bind(3, sender);
-  f.bind(4, st.recipients);
-  f.bind(5, st.body);
-  f.exec();
+  f.subject = info.subject;
+  f.sender = info.from_name.empty() ? info.from_address : info.from_name + " <" + info.from_address + ">";
+  f.recipients = std::move(st.recipients);
+  f.text = std::move(st.body);
+  return f;
+}
+
+bool insert_access_row(SQLite::Statement& q, std::int64_t archive_id, const AccessFacts& f) {
+  q.reset();
+  q.bind(1, archive_id);
+  q.bind(2, f.vsize);
+  q.bindNoCopy(3, f.envelope);
+  q.bindNoCopy(4, f.body);
+  q.bindNoCopy(5, f.bodystructure);
+  return q.exec() != 0;
+}
+
+void insert_fts_row(SQLite::Statement& q, std::int64_t archive_id, const AccessFacts& f) {
+  q.reset();
+  q.bind(1, archive_id);
+  q.bindNoCopy(2, f.subject);
+  q.bindNoCopy(3, f.sender);
+  q.bindNoCopy(4, f.recipients);
+  q.bindNoCopy(5, f.text);
+  q.exec();
+}
+
+void archive_index_access(SQLite::Database& db, std::int64_t archive_id, std::string_view raw,
+                          const MessageInfo& info) {
+  AccessFacts f = access_facts(raw, info);
+  SQLite::Statement q(db, kInsertAccessSql);
+  if (!insert_access_row(q, archive_id, f)) return;  // already indexed
+  SQLite::Statement fts(db, kInsertFtsSql);
+  insert_fts_row(fts, archive_id, f);
 }
 
 std::size_t archive_backfill(SQLite::Database& db, const std::filesystem::path& archive_dir) {

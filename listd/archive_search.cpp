@@ -32,15 +32,29 @@ void collect(GMimeObject* /*parent*/, GMimeObject* part, gpointer data) {
   g_free(text);
 }
 
-std::string decode_header(const std::string& raw) {
+}  // namespace
+
+std::string decode_header_text(const std::string& raw) {
   if (raw.empty()) return {};
+  mime_init();
   char* d = g_mime_utils_header_decode_text(nullptr, raw.c_str());
   std::string r = d ? d : raw;
   g_free(d);
   return r;
 }
 
-}  // namespace
+std::string fold_case(std::string_view s) {
+  if (g_utf8_validate(s.data(), static_cast<gssize>(s.size()), nullptr)) {
+    char* f = g_utf8_casefold(s.data(), static_cast<gssize>(s.size()));
+    std::string r(f);
+    g_free(f);
+    return r;
+  }
+  std::string r(s);
+  for (auto& c : r)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return r;
+}
 
 SearchText search_text(std::string_view raw) {
   mime_init();
@@ -59,8 +73,8 @@ SearchText search_text(std::string_view raw) {
   auto crlf_end = raw.find("\r\n\r\n");
   std::string_view header = raw.substr(0, std::min(header_end, crlf_end));
   std::string to = imap::header_value(header, "to"), cc = imap::header_value(header, "cc");
-  st.recipients = decode_header(to);
-  if (!cc.empty()) st.recipients += ", " + decode_header(cc);
+  st.recipients = decode_header_text(to);
+  if (!cc.empty()) st.recipients += ", " + decode_header_text(cc);
   return st;
 }
 

@@ -51,4 +51,13 @@ struct SearchText {
 };
 SearchText search_text(std::string_view raw);
 
+// fold_case - Unicode case folding for SEARCH (RFC 3501 §6.4.4: case-insensitive substring
+// match), via GLib's g_utf8_casefold: "ÑANDÚ" and "Ñandú" both give "ñandú". Diacritics are
+// kept ("nandu" is not "ñandú"), as the trigram index keeps them. Bytes that are not UTF-8
+// are folded as ASCII only.
+std::string fold_case(std::string_view s);
+
+// decode_header_text - an unstructured header value with RFC 2047 encoded-words decoded to UTF-8.
+std::string decode_header_text(const std::string& raw);
+
 }  // namespace listd

@@ -4,9 +4,13 @@
 // Import splits on "From " lines, undoes mboxrd quoting (">From " -> "From "), writes each
 // message into the list's Maildir and indexes it (archive row, IMAP facts, FTS) exactly as a
 // post would be. It is idempotent: a message's archive id is a hash of its text, so importing
-// the same file twice adds nothing. Files are written in batches and made durable with one
-// syncfs(2) per batch before the batch's transaction commits (fast, and still nothing is
-// indexed that is not on disk). Export writes every post in UID order.
+// the same file twice adds nothing. Three threads form a pipeline over batches of kImportBatch
+// posts: parse (GMime, ENVELOPE/BODYSTRUCTURE, search text), write the files (tmp/ then cur/,
+// no fsync each), index (one transaction per batch, statements prepared once, FTS5 rows last).
+// Crash safety: a batch's files are made durable with one syncfs(2) before its transaction
+// commits, so the index never names a file that is not on disk; a crash leaves at worst
+// unindexed files in cur/, which a rerun rewrites under the same names. Export writes every
+// post in UID order.
 // Errors: std::runtime_error / std::system_error / SQLite::Exception, with the path in it.
 #pragma once
 

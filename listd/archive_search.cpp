@@ -32,15 +32,29 @@ void collect(GMimeObject* /*parent*/, GMimeObject* part, gpointer data) {
   g_free(text);
 }
 
-std::string decode_header(const std::string& raw) {
+}  // namespace
+
+std::string decode_header_text(const std::string& raw) {
   if (raw.empty()) return {};
+  mime_init();
   char* d = g_mime_utils_header_decode_text(nullptr, raw.c_str());
   std::string r = d ? d : raw;
   g_free(d);
   return r;
 }
 
-}  // namespace
+std::string fold_case(std::string_view s) {
+  if (g_utf8_validate(s.data(), static_cast<gssize>(s.size()), nullptr)) {
+    char* f = g_utf8_casefold(s.data(), static_cast<gssize>(s.size()));
+    std::string r(f);
+    g_free(f);
+    return r;
+  }
+  std::string r(s);
+  for (auto& c : r)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return r;
+}
 
 SearchText search_text(std::string_view raw) {
   mime_init();
@@ -59,36 +73,60 @@ SearchText search_text(std::string_view raw) {
   auto crlf_end = raw.find("\r\n\r\n");
   std::string_view header = raw.substr(0, std::min(header_end, crlf_end));
   std::string to = imap::header_value(header, "to"), cc = imap::header_value(header, "cc");
-  st.recipients = decode_header(to);
-  if (!cc.empty()) st.recipients += ", " + decode_header(cc);
+  st.recipients = decode_header_text(to);
+  if (!cc.empty()) st.recipients += ", " + decode_header_text(cc);
   return st;
+}
+
+const char* const kInsertAccessSql =
+    "INSERT OR IGNORE INTO archive_imap(archive_id, vsize, envelope, body, bodystructure) VALUES (?,?,?,?,?)";
+const char* const kInsertFtsSql =
+    "INSERT INTO archive_fts(rowid, subject, sender, recipients, body) VALUES (?,?,?,?,?)";
+
+AccessFacts access_facts(std::string_view raw, const MessageInfo& info) {
+  AccessFacts f;
+  std::string crlf = imap::to_crlf(raw);
+  imap::MimePart tree = imap::parse_mime(crlf);
+  std::string_view header = std::string_view(crlf).substr(0, tree.body_begin);
+  f.vsize = static_cast<std::int64_t>(crlf.size());
+  f.envelope = imap::envelope(header);
+  f.body = imap::bodystructure(tree, crlf, false);
+  f.bodystructure = imap::bodystructure(tree, crlf, true);
+  SearchText st = search_text(raw);
+  f.subject = info.subject;
+  f.sender = info.from_name.empty() ? info.from_address : info.from_name + " <" + info.from_address + ">";
+  f.recipients = std::move(st.recipients);
+  f.text = std::move(st.body);
+  return f;
+}
+
+bool insert_access_row(SQLite::Statement& q, std::int64_t archive_id, const AccessFacts& f) {
+  q.reset();
+  q.bind(1, archive_id);
+  q.bind(2, f.vsize);
+  q.bindNoCopy(3, f.envelope);
+  q.bindNoCopy(4, f.body);
+  q.bindNoCopy(5, f.bodystructure);
+  return q.exec() != 0;
+}
+
+void insert_fts_row(SQLite::Statement& q, std::int64_t archive_id, const AccessFacts& f) {
+  q.reset();
+  q.bind(1, archive_id);
+  q.bindNoCopy(2, f.subject);
+  q.bindNoCopy(3, f.sender);
+  q.bindNoCopy(4, f.recipients);
+  q.bindNoCopy(5, f.text);
+  q.exec();
 }
 
 void archive_index_access(SQLite::Database& db, std::int64_t archive_id, std::string_view raw,
                           const MessageInfo& info) {
-  std::string crlf = imap::to_crlf(raw);
-  imap::MimePart tree = imap::parse_mime(crlf);
-  std::string_view header = std::string_view(crlf).substr(0, tree.body_begin);
-  {
-    SQLite::Statement q(db,
-                        "INSERT OR IGNORE INTO archive_imap(archive_id, vsize, envelope, body, bodystructure) "
-                        "VALUES (?,?,?,?,?)");
-    q.bind(1, archive_id);
-    q.bind(2, static_cast<std::int64_t>(crlf.size()));
-    q.bind(3, imap::envelope(header));
-    q.bind(4, imap::bodystructure(tree, crlf, false));
-    q.bind(5, imap::bodystructure(tree, crlf, true));
-    if (q.exec() == 0) return;  // already indexed
-  }
-  SearchText st = search_text(raw);
-  std::string sender = info.from_name.empty() ? info.from_address : info.from_name + " <" + info.from_address + ">";
-  SQLite::Statement f(db, "INSERT INTO archive_fts(rowid, subject, sender, recipients, body) VALUES (?,?,?,?,?)");
-  f.bind(1, archive_id);
-  f.bind(2, info.subject);
-  f.bind(3, sender);
-  f.bind(4, st.recipients);
-  f.bind(5, st.body);
-  f.exec();
+  AccessFacts f = access_facts(raw, info);
+  SQLite::Statement q(db, kInsertAccessSql);
+  if (!insert_access_row(q, archive_id, f)) return;  // already indexed
+  SQLite::Statement fts(db, kInsertFtsSql);
+  insert_fts_row(fts, archive_id, f);
 }
 
 std::size_t archive_backfill(SQLite::Database& db, const std::filesystem::path& archive_dir) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -23,6 +24,22 @@ constexpr std::size_t kMaxIndexedText = 256 * 1024;  // decoded text per post ke
 
 void archive_index_access(SQLite::Database& db, std::int64_t archive_id, std::string_view raw, const MessageInfo& info);
 
+// The same in two steps, for bulk loads (`listctl import-mbox`): access_facts() is the pure,
+// thread-safe part (parsing; no database), the two inserts are the SQLite part. A bulk load
+// should add every archive_fts row of a transaction after its other rows: an FTS5 table written
+// earlier in a transaction flushes its pending terms at each later statement's savepoint.
+struct AccessFacts {
+  std::int64_t vsize = 0;
+  std::string envelope, body, bodystructure;      // archive_imap
+  std::string subject, sender, recipients, text;  // archive_fts
+};
+AccessFacts access_facts(std::string_view raw, const MessageInfo& info);
+// insert_access_row - false if the post already had its archive_imap row.
+bool insert_access_row(SQLite::Statement& imap_insert, std::int64_t archive_id, const AccessFacts& f);
+void insert_fts_row(SQLite::Statement& fts_insert, std::int64_t archive_id, const AccessFacts& f);
+extern const char* const kInsertAccessSql;  // the statements the two take, prepared once
+extern const char* const kInsertFtsSql;
+
 // archive_backfill - index posts that have an archive row but no archive_imap row (in
 // archive.id order, so merged UIDs stay ascending). Returns how many were added.
 std::size_t archive_backfill(SQLite::Database& db, const std::filesystem::path& archive_dir);
@@ -33,5 +50,14 @@ struct SearchText {
   std::string body, recipients;
 };
 SearchText search_text(std::string_view raw);
+
+// fold_case - Unicode case folding for SEARCH (RFC 3501 §6.4.4: case-insensitive substring
+// match), via GLib's g_utf8_casefold: "ÑANDÚ" and "Ñandú" both give "ñandú". Diacritics are
+// kept ("nandu" is not "ñandú"), as the trigram index keeps them. Bytes that are not UTF-8
+// are folded as ASCII only.
+std::string fold_case(std::string_view s);
+
+// decode_header_text - an unstructured header value with RFC 2047 encoded-words decoded to UTF-8.
+std::string decode_header_text(const std::string& raw);
 
 }  // namespace listd

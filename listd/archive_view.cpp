@@ -4,10 +4,13 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <cctype>
 
 #include "imap/mime.hpp"
+#include "listd/archive_search.hpp"
 #include "listd/db.hpp"
 #include "listd/fsutil.hpp"
 #include "listd/password.hpp"
@@ -31,10 +34,26 @@ std::string fts_phrase(const std::string& v) {
   return r + "\"";
 }
 
+// SQL fold(x): fold_case() for the searches the trigram index cannot answer (under 3 characters).
+void sql_fold(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  const unsigned char* text = sqlite3_value_text(argv[0]);
+  if (!text) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  std::string f = fold_case(
+      std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(sqlite3_value_bytes(argv[0]))));
+  sqlite3_result_text(ctx, f.data(), static_cast<int>(f.size()), SQLITE_TRANSIENT);
+}
+
 }  // namespace
 
 ArchiveView::ArchiveView(const std::filesystem::path& db_path, const std::filesystem::path& archive_dir)
-    : db_(db_open(db_path, false)), archive_dir_(archive_dir) {}
+    : db_(db_open(db_path, false)), archive_dir_(archive_dir) {
+  int rc = sqlite3_create_function_v2(db_->getHandle(), "fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                      sql_fold, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) throw SQLite::Exception(db_->getHandle(), rc);
+}
 
 ArchiveView::~ArchiveView() = default;
 
@@ -227,8 +246,9 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
     case imap::SearchField::text: column = nullptr; break;
     case imap::SearchField::bcc: return out;  // the archive keeps no Bcc
     case imap::SearchField::header: {
-      // Rare: read the headers of the mailbox's messages (bounded by the mailbox size).
-      std::string h = lower(header), v = lower(value);
+      // Rare: read the headers of the mailbox's messages (bounded by the mailbox size). The
+      // value is compared decoded (RFC 2047) and case-folded, like the indexed fields.
+      std::string h = lower(header), v = fold_case(value);
       SQLite::Statement q(*db_, "SELECT a.id, a.path FROM archive a WHERE " + in);
       for (std::size_t i = 0; i < ids.size(); ++i) q.bind(static_cast<int>(i + 1), ids[i]);
       while (q.executeStep()) {
@@ -240,7 +260,8 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
         }
         auto end = raw.find("\n\n");
         bool found = false;
-        std::string got = lower(imap::header_value(std::string_view(raw).substr(0, end), h, &found));
+        std::string got =
+            fold_case(decode_header_text(imap::header_value(std::string_view(raw).substr(0, end), h, &found)));
         if (found && got.find(v) != std::string::npos) out.push_back(q.getColumn(0).getInt64());
       }
       return out;
@@ -266,9 +287,9 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
   } else {
     std::string expr = column ? std::string("f.") + column
                               : std::string("f.subject || ' ' || f.sender || ' ' || f.recipients || ' ' || f.body");
-    sql = "SELECT f.rowid FROM archive_fts f JOIN archive a ON a.id = f.rowid WHERE instr(lower(" + expr +
-          "), lower(?)) > 0 AND " + in;
-    arg = value;
+    sql = "SELECT f.rowid FROM archive_fts f JOIN archive a ON a.id = f.rowid WHERE instr(fold(" + expr +
+          "), ?) > 0 AND " + in;
+    arg = fold_case(value);
   }
   SQLite::Statement q(*db_, sql);
   q.bind(1, arg);

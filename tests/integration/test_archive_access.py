@@ -322,6 +322,40 @@ class ArchiveAccess(unittest.TestCase):
         again = self.l.listctl("export-mbox", "viejo@lists.mired.org").stdout
         self.assertEqual(again[:len(exp.stdout)], exp.stdout)
 
+    def test_mbox_import_spans_batches(self):
+        # More posts than one import batch (2,000), so the parse / write / index pipeline hands
+        # several batches over; one post appears twice in the file and is imported once.
+        n = 2300
+        parts = []
+        for i in range(n):
+            parts.append("From u%d@example.org Mon Feb  2 10:00:00 2026\nFrom: U%d <u%d@example.org>\n"
+                         "Subject: lote %d\nMessage-ID: <lote%d@example.org>\n\ncuerpo%05d fin\n\n" % (i % 7, i, i % 7, i, i, i))
+        parts.append(parts[1500])
+        self.l.listctl("newlist", "lote@lists.mired.org", "--owner", "dora@mired.org", "--quiet", check=True)
+        path = os.path.join(self.l.root, "lote.mbox")
+        with open(path, "w") as f:
+            f.write("".join(parts))
+        r = self.l.listctl("import-mbox", "lote@lists.mired.org", path, timeout=120)
+        self.assertEqual(r.stdout, b"imported %d posts into lote@lists.mired.org (1 already archived, 0 too big)\n" % n,
+                         r.stderr)
+        rows = self.l.sql("SELECT a.uid, a.subject, a.path FROM archive a JOIN lists l ON l.id = a.list_id "
+                          "WHERE l.name = 'lote' ORDER BY a.uid")
+        self.assertEqual([row[0] for row in rows], list(range(1, n + 1)))  # UIDs ascending, no gap
+        self.assertEqual([row[1] for row in rows], ["lote %d" % i for i in range(n)])  # in file order
+        for row in rows[::250]:
+            self.assertTrue(os.path.exists(os.path.join(self.l.data, "archive", row[2])), row[2])
+        self.assertEqual(self.l.sql("SELECT count(*) FROM archive_imap i JOIN archive a ON a.id = i.archive_id "
+                                    "JOIN lists l ON l.id = a.list_id WHERE l.name = 'lote'"), [(n,)])
+        for i in (0, 1999, 2000, n - 1):  # both sides of the batch boundary are searchable
+            hits = self.l.sql("SELECT a.uid FROM archive_fts f JOIN archive a ON a.id = f.rowid "
+                              "WHERE archive_fts MATCH ?", '"cuerpo%05d"' % i)
+            self.assertEqual(hits, [(i + 1,)])
+        left = os.listdir(os.path.join(self.l.data, "archive", "lote@lists.mired.org", "tmp"))
+        self.assertEqual(left, [])
+        r = self.l.listctl("import-mbox", "lote@lists.mired.org", path, timeout=120)
+        self.assertEqual(r.stdout, b"imported 0 posts into lote@lists.mired.org (%d already archived, 0 too big)\n"
+                         % (n + 1))
+
     def test_idle_sees_a_new_post(self):
         c = Raw(self.ports["imap"])
         c.read_until(lambda b: b.endswith(b"\r\n"))

@@ -74,7 +74,13 @@ void add(BounceResult& r, const std::string& addr, bool permanent, const std::st
   if (!norm || r.addresses.size() >= kMaxBouncedAddresses) return;
   for (auto& a : r.addresses)
     if (a.address == *norm) return;
-  r.addresses.push_back({*norm, permanent, status, diag.substr(0, 200)});
+  // One line each: a bare CR or other control byte inside the remote text becomes a space.
+  auto one_line = [](std::string s) {
+    for (auto& c : s)
+      if (static_cast<unsigned char>(c) < 32 || c == 127) c = ' ';
+    return s;
+  };
+  r.addresses.push_back({*norm, permanent, one_line(status), one_line(diag.substr(0, 200))});
 }
 
 // RFC 3464 §2.3: per-recipient field groups separated by blank lines.

@@ -14,6 +14,11 @@ struct BounceRow {
   bool permanent;
 };
 
+// The file name only (gtest's default prints raw bytes, padding included: Valgrind noise).
+void PrintTo(const BounceRow& r, std::ostream* os) {
+  *os << r.file;
+}
+
 class Bounces : public ::testing::TestWithParam<BounceRow> {};
 
 TEST_P(Bounces, Row) {

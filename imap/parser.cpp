@@ -178,7 +178,10 @@ ParseResult CommandParser::next() {
     auto nl = buf_.find('\n', scan_);
     if (nl == std::string::npos) {
       scan_ = buf_.size();
-      if (buf_.size() - line_start_ > limits_.max_line) {
+      // A CR at the very end may be the line's CRLF: it does not count, as in the check below.
+      std::size_t pending = buf_.size() - line_start_;
+      if (pending > 0 && buf_.back() == '\r') --pending;
+      if (pending > limits_.max_line) {
         r.status = Status::error;
         r.tag = "*";
         r.error = "line too long";
@@ -290,7 +293,8 @@ bool CommandParser::take_line(std::string& line, bool& too_long) {
   too_long = false;
   auto nl = buf_.find('\n');
   if (nl == std::string::npos) {
-    if (buf_.size() > limits_.max_line) {
+    // As in next(): a CR at the very end may be the CRLF and does not count yet.
+    if (buf_.size() - (!buf_.empty() && buf_.back() == '\r' ? 1 : 0) > limits_.max_line) {
       too_long = true;
       buf_.clear();
       line.clear();

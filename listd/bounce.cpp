@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <iterator>
 #include <memory>
 #include <regex>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "listd/db.hpp"
 #include "listd/log.hpp"
@@ -71,7 +74,13 @@ void add(BounceResult& r, const std::string& addr, bool permanent, const std::st
   if (!norm || r.addresses.size() >= kMaxBouncedAddresses) return;
   for (auto& a : r.addresses)
     if (a.address == *norm) return;
-  r.addresses.push_back({*norm, permanent, status, diag.substr(0, 200)});
+  // One line each: a bare CR or other control byte inside the remote text becomes a space.
+  auto one_line = [](std::string s) {
+    for (auto& c : s)
+      if (static_cast<unsigned char>(c) < 32 || c == 127) c = ' ';
+    return s;
+  };
+  r.addresses.push_back({*norm, permanent, one_line(status), one_line(diag.substr(0, 200))});
 }
 
 // RFC 3464 §2.3: per-recipient field groups separated by blank lines.
@@ -140,17 +149,30 @@ const Format kFormats[] = {
      R"(^(diagnostic information for administrators|original message headers))", true},
 };
 
+// Lines are cut to RFC 5322's 998 octets before any regex sees them: libstdc++'s std::regex
+// recurses once per character, and a longer line overflowed the stack (found by tests/fuzz).
+constexpr std::size_t kMaxMatchedLine = 998;
+
 void parse_text(const std::string& text, BounceResult& r) {
   static const std::regex addr_re(R"(<?([A-Za-z0-9._%+=!#$&'*/?^`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})>?)");
   static const std::regex code_re(R"(\b([245]\.\d{1,3}\.\d{1,3})\b)");
-  for (const auto& f : kFormats) {
-    std::regex start(f.start, std::regex::icase), end(f.end, std::regex::icase);
+  // Compiled once: compiling them for every message made each bounce cost milliseconds.
+  static const auto markers = [] {
+    std::vector<std::pair<std::regex, std::regex>> m;
+    for (const auto& f : kFormats)
+      m.emplace_back(std::regex(f.start, std::regex::icase), std::regex(f.end, std::regex::icase));
+    return m;
+  }();
+  for (std::size_t fi = 0; fi < std::size(kFormats); ++fi) {
+    const auto& f = kFormats[fi];
+    const auto& [start, end] = markers[fi];
     std::istringstream in(text);
     std::string line;
     bool inside = false;
     int lines = 0;
     std::size_t before = r.addresses.size();
     while (std::getline(in, line) && lines < 400) {
+      if (line.size() > kMaxMatchedLine) line.resize(kMaxMatchedLine);
       line = trim(line);
       if (!inside) {
         if (std::regex_search(line, start)) inside = true;

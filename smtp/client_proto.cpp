@@ -29,7 +29,11 @@ std::optional<ParsedReply> ReplyParser::next() {
       continue;
     }
     if (eol == std::string::npos) {
-      if (buf_.size() - pos_ > kMaxReplyLine) {  // too long already: report once, skip the rest
+      // Too long already: report once, skip the rest. A CR at the very end may be the line's
+      // CRLF and does not count (the same verdict as once the LF has arrived).
+      std::size_t pending = buf_.size() - pos_;
+      if (pending > 0 && buf_.back() == '\r') --pending;
+      if (pending > kMaxReplyLine) {
         ParsedReply bad;
         bad.malformed = true;
         bad.lines.push_back("reply line too long");

@@ -89,6 +89,9 @@ std::vector<Case> cases() {
        {"ERR a lists nested too deeply"}},
       {"10000 parens", "a SEARCH " + std::string(10000, '(') + "\r\nb NOOP\r\n", {"ERR * line too long FATAL"}},
       {"overlong line no lf", std::string(9000, 'a'), {"ERR * line too long FATAL"}},
+      // Found by tests/fuzz (imap_parser): split between its CR and LF, a line of exactly
+      // max_line octets was refused as too long (the CR counted while the LF was still missing).
+      {"max line split at crlf", "a X " + std::string(8188, 'b') + "\r\n", {"CMD a X " + std::string(8188, 'b')}},
       {"plus in tag", "a+b NOOP\r\n", {"ERR * bad tag"}},
       {"missing command", "a\r\n", {"ERR a missing command"}},
       {"unterminated bracket", "a FETCH 1 BODY[HEADER\r\n", {"ERR a unterminated '['"}},
@@ -146,6 +149,24 @@ TEST(ImapParser, TakeLineForIdleAndAuthenticate) {
   ASSERT_TRUE(p.take_line(line, too_long));
   EXPECT_EQ(line, "DONE");
   EXPECT_EQ(p.next().command.name, "NOOP");
+}
+
+TEST(ImapParser, TakeLineOfMaxLengthSplitBeforeLf) {
+  // Same off-by-one as the "max line split at crlf" case, in take_line (AUTHENTICATE responses).
+  imap::ParserLimits lim;
+  lim.max_line = 10;
+  imap::CommandParser p(lim);
+  std::string line;
+  bool too_long = false;
+  p.feed(std::string(10, 'x') + "\r");
+  EXPECT_FALSE(p.take_line(line, too_long));
+  p.feed("\n");
+  ASSERT_TRUE(p.take_line(line, too_long));
+  EXPECT_FALSE(too_long);
+  EXPECT_EQ(line, std::string(10, 'x'));
+  p.feed(std::string(11, 'x') + "\r");
+  ASSERT_TRUE(p.take_line(line, too_long));
+  EXPECT_TRUE(too_long);
 }
 
 TEST(ImapSequenceSet, ParsesAndMatches) {

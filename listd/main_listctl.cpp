@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -214,6 +215,9 @@ int intake(const Config& cfg, const std::string& recipient, const std::string& s
       if (total > cfg.smtp_max_message_size)
         throw Failure{EX_DATAERR_,
                       "5.3.4 message too big (limit " + std::to_string(cfg.smtp_max_message_size) + " bytes)"};
+      // As SMTP's DATA (554 5.6.0): a NUL byte is refused, so no later consumer (decoration,
+      // archive, IMAP literals, relay) ever sees one.
+      if (std::memchr(buf, '\0', n) != nullptr) throw Failure{EX_DATAERR_, "5.6.0 message contains a NUL byte"};
       if (head.size() < 65536) head.append(buf, std::min(n, 65536 - head.size()));
       w.append(std::string_view(buf, n));
     }

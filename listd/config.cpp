@@ -216,6 +216,12 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
   t["spool.defer_during_intake"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.spool.defer_during_intake = static_cast<unsigned>(parse_uint(c, v, 0, 60000));
   };
+  t["spool.journal"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.spool.journal = parse_enum<bool>(c, v, {{"yes", true}, {"no", false}});
+  };
+  t["spool.journal_segment_size"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.spool.journal_segment_size = parse_uint(c, v, 1ull << 20, 1ull << 30);
+  };
   t["spool.max_attempts"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.spool.max_attempts = static_cast<unsigned>(parse_uint(c, v, 1, 100));
   };

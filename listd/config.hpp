@@ -107,6 +107,10 @@ struct Config {
     // defer_during_intake - ms a spool pass may wait for an SMTP/LMTP burst to end (0 = never
     // wait); see IntakePriority in listd/intake.hpp.
     unsigned defer_during_intake = 1000;
+    // journal - SMTP/LMTP intake through the group-commit journal (listd/intake_journal.hpp):
+    // several messages per fdatasync. `no`: one fsync'd file per message (as listctl pipe).
+    bool journal = true;
+    std::uint64_t journal_segment_size = 16ull << 20;  // bytes per journal segment file
   } spool;
 
   // Paths derived from data_dir.

@@ -14,6 +14,7 @@
 
 #include "listd/db.hpp"
 #include "listd/fsutil.hpp"
+#include "listd/intake_journal.hpp"
 #include "listd/log.hpp"
 #include "listd/router.hpp"
 #include "listd/spool.hpp"
@@ -110,22 +111,33 @@ namespace {
 
 class IntakeTransaction : public smtp::Transaction {
  public:
-  IntakeTransaction(const Spool& spool, DirSync& dir_sync, const smtp::Envelope& env, const std::string& via,
-                    const std::function<void()>& wake)
-      : dir_sync_(dir_sync), wake_(wake), recipients_(env.recipients), sender_(env.sender) {
-    for (const auto& r : env.recipients) {
-      SpoolEnvelope e;
-      e.received = std::time(nullptr);
-      e.via = via;
-      e.sender = env.sender;
-      e.recipient = r;
-      writers_.push_back(std::make_unique<SpoolWriter>(spool, e));
-    }
+  IntakeTransaction(const Spool& spool, DirSync& dir_sync, std::shared_ptr<IntakeJournal> journal,
+                    const smtp::Envelope& env, const std::string& via, const std::function<void()>& wake)
+      : spool_(spool),
+        dir_sync_(dir_sync),
+        journal_(std::move(journal)),
+        wake_(wake),
+        recipients_(env.recipients),
+        sender_(env.sender),
+        via_(via) {
+    if (!journal_) open_writers();
   }
 
   void append(std::string_view bytes) override {
     if (!error_.empty()) return;
     try {
+      // The journal takes whole entries: buffer the message until it is larger than a
+      // journal record may be, then go on with one streaming spool file per recipient.
+      if (journal_ && raw_.size() + bytes.size() + kEntrySlack > journal_->max_entry()) {
+        open_writers();
+        for (auto& w : writers_) w->append(raw_);
+        std::string().swap(raw_);
+        journal_.reset();
+      }
+      if (journal_) {
+        raw_.append(bytes);
+        return;
+      }
       for (auto& w : writers_) w->append(bytes);
     } catch (const std::exception& e) {
       error_ = e.what();
@@ -136,16 +148,71 @@ class IntakeTransaction : public smtp::Transaction {
     std::vector<smtp::Reply> replies;
     if (!error_.empty()) {
       log_event(LogLevel::error, "intake-write-failed", {{"error", error_}});
-      replies.assign(writers_.size(), smtp::Reply(451, "4.3.0", "Local error writing the message; try again later"));
+      replies.assign(recipients_.size(), smtp::Reply(451, "4.3.0", "Local error writing the message; try again later"));
       return replies;
     }
-    // Each entry: write, fsync, rename into new/ (commit(false)); then one shared fsync of new/
-    // (DirSync) before any 250 is returned (SECURITY P1/S-19).
-    std::vector<std::string> ids(writers_.size());
+    std::vector<std::string> ids(recipients_.size());
+    std::vector<std::uint64_t> sizes(recipients_.size(), raw_.size());
+    bool any = journal_ ? commit_journal(ids) : commit_files(ids, sizes);
+    for (std::size_t i = 0; i < recipients_.size(); ++i) {
+      if (ids[i].empty()) {
+        replies.emplace_back(451, "4.3.0", "Local error storing the message; try again later");
+        continue;
+      }
+      log_event(LogLevel::info, "received",
+                {{"spool", ids[i]}, {"rcpt", recipients_[i]}, {"sender", sender_}, {"size", std::to_string(sizes[i])}});
+      replies.emplace_back(250, "2.0.0", "Queued as " + ids[i]);
+    }
+    if (any) intake_priority().note_commit();
+    if (any && wake_) wake_();
+    return replies;
+  }
+
+ private:
+  // Room for the spool entry's own header lines next to the message in one journal record.
+  static constexpr std::size_t kEntrySlack = 4096;
+
+  SpoolEnvelope envelope(const std::string& rcpt) const {
+    SpoolEnvelope e;
+    e.received = std::time(nullptr);
+    e.via = via_;
+    e.sender = sender_;
+    e.recipient = rcpt;
+    return e;
+  }
+
+  void open_writers() {
+    for (const auto& r : recipients_) writers_.push_back(std::make_unique<SpoolWriter>(spool_, envelope(r)));
+  }
+
+  // commit_journal - one record per recipient list, durable in one group commit with the other
+  // sessions' (IntakeJournal), then materialized in spool/new (SECURITY P1).
+  bool commit_journal(std::vector<std::string>& ids) {
+    std::vector<std::string> entries;
+    std::vector<std::string> fresh;
+    for (const auto& r : recipients_) {
+      auto e = envelope(r);
+      entries.push_back(spool_entry_bytes(e, raw_));
+      fresh.push_back(e.id);
+    }
+    try {
+      journal_->commit(entries);
+    } catch (const std::exception& e) {
+      log_event(LogLevel::error, "intake-commit-failed", {{"error", e.what()}});
+      return false;
+    }
+    ids = std::move(fresh);
+    return true;
+  }
+
+  // commit_files - each entry: write, fsync, rename into new/ (commit(false)); then one shared
+  // fsync of new/ (DirSync) before any 250 is returned (SECURITY P1/S-19).
+  bool commit_files(std::vector<std::string>& ids, std::vector<std::uint64_t>& sizes) {
     bool any = false;
     for (std::size_t i = 0; i < writers_.size(); ++i) {
       try {
         ids[i] = writers_[i]->commit(false);
+        sizes[i] = writers_[i]->size();
         any = true;
       } catch (const std::exception& e) {
         log_event(LogLevel::error, "intake-commit-failed", {{"rcpt", recipients_[i]}, {"error", e.what()}});
@@ -158,30 +225,20 @@ class IntakeTransaction : public smtp::Transaction {
         // Renamed but maybe not durable: the client retries; at worst a duplicate (P4).
         log_event(LogLevel::error, "intake-commit-failed", {{"error", e.what()}});
         ids.assign(ids.size(), std::string());
+        any = false;
       }
     }
-    for (std::size_t i = 0; i < writers_.size(); ++i) {
-      if (ids[i].empty()) {
-        replies.emplace_back(451, "4.3.0", "Local error storing the message; try again later");
-        continue;
-      }
-      log_event(LogLevel::info, "received",
-                {{"spool", ids[i]},
-                 {"rcpt", recipients_[i]},
-                 {"sender", sender_},
-                 {"size", std::to_string(writers_[i]->size())}});
-      replies.emplace_back(250, "2.0.0", "Queued as " + ids[i]);
-    }
-    if (any) intake_priority().note_commit();
-    if (any && wake_) wake_();
-    return replies;
+    return any;
   }
 
- private:
+  const Spool& spool_;
   DirSync& dir_sync_;
+  std::shared_ptr<IntakeJournal> journal_;  // null: streaming files (no journal, or too large)
   std::function<void()> wake_;
   std::vector<std::string> recipients_;
   std::string sender_;
+  std::string via_;
+  std::string raw_;                                    // the message as received (journal path)
   std::vector<std::unique_ptr<SpoolWriter>> writers_;  // destroyed uncommitted = removed
   std::string error_;
 };
@@ -315,8 +372,13 @@ std::unique_ptr<smtp::Transaction> IntakeBackend::begin(const smtp::Envelope& en
   if (!spool_) {
     spool_ = std::make_unique<Spool>(cfg_.spool_dir());
     dir_sync_ = std::make_unique<DirSync>(spool_->new_dir());
+    try {
+      journal_ = intake_journal(cfg_);
+    } catch (const std::exception& e) {
+      log_event(LogLevel::error, "journal-unavailable", {{"error", e.what()}, {"fallback", "one file per message"}});
+    }
   }
-  return std::make_unique<IntakeTransaction>(*spool_, *dir_sync_, env, via_, wake_);
+  return std::make_unique<IntakeTransaction>(*spool_, *dir_sync_, journal_, env, via_, wake_);
 }
 
 }  // namespace listd

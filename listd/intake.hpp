@@ -27,6 +27,7 @@ namespace listd {
 class Spool;
 class DirSync;
 class ListAddresses;
+class IntakeJournal;
 
 class IntakeBackend : public smtp::Backend {
  public:
@@ -43,6 +44,7 @@ class IntakeBackend : public smtp::Backend {
   std::function<void()> wake_;
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<DirSync> dir_sync_;         // group commit of spool/new (intake.cpp)
+  std::shared_ptr<IntakeJournal> journal_;    // group commit of whole entries (intake_journal.hpp)
   std::unique_ptr<ListAddresses> addresses_;  // RCPT cache (intake.cpp), loaded lazily (after privileges dropped)
 };
 

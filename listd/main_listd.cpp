@@ -31,6 +31,7 @@
 #include "listd/fsutil.hpp"
 #include "listd/imap_service.hpp"
 #include "listd/intake.hpp"
+#include "listd/intake_journal.hpp"
 #include "listd/log.hpp"
 #include "listd/pipeline.hpp"
 #include "listd/service.hpp"
@@ -97,6 +98,9 @@ class Daemon {
 
   int run() {
     processor_ = std::make_unique<Processor>(cfg_, templates_);
+    // The intake journal first: what a crash left after its checkpoints goes back into
+    // spool/new before anything is processed or accepted (listd/intake_journal.hpp).
+    journal_ = intake_journal(cfg_);
     runner_ = std::make_unique<DeliveryRunner>(cfg_, make_transport(cfg_));
     runner_->stop_on(&stopping_);
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -253,6 +257,7 @@ class Daemon {
   std::chrono::steady_clock::duration poll_interval_ = kTick;
   std::atomic<bool> stopping_{false}, proc_scheduled_{false}, deliv_scheduled_{false}, maintenance_due_{false};
   std::unique_ptr<Processor> processor_;
+  std::shared_ptr<IntakeJournal> journal_;
   std::unique_ptr<DeliveryRunner> runner_;
   std::unique_ptr<ServiceContext> ctx_;
   std::vector<std::unique_ptr<Service>> services_;

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <system_error>
 
 #include "listd/fsutil.hpp"
@@ -40,7 +41,79 @@ std::string header_value(std::string_view s) {
   return out;
 }
 
+// entry_header - the header of an entry for env with a zero size field; *size_offset is where
+// the 20 size digits start.
+std::string entry_header(const SpoolEnvelope& env, std::size_t* size_offset) {
+  std::string hdr(kMagic);
+  hdr += "id: " + env.id + "\n";
+  hdr += "received: " + std::to_string(env.received) + "\n";
+  hdr += "via: " + header_value(env.via) + "\n";
+  hdr += "sender: " + header_value(env.sender) + "\n";
+  hdr += "recipient: " + header_value(env.recipient) + "\n";
+  hdr += "size: ";
+  *size_offset = hdr.size();
+  hdr += "00000000000000000000\n\n";
+  return hdr;
+}
+
+// append_lf - append `in` to out with CRLF turned into LF; a CR at the end of `in` is held in
+// *pending_cr until the next call decides. Returns how many bytes were appended.
+std::size_t append_lf(std::string& out, std::string_view in, bool* pending_cr) {
+  std::size_t before = out.size();
+  for (char c : in) {
+    if (*pending_cr) {
+      *pending_cr = false;
+      if (c != '\n') out.push_back('\r');
+    }
+    if (c == '\r') {
+      *pending_cr = true;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out.size() - before;
+}
+
+void set_size_digits(char* at, std::uint64_t size) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(size));
+  std::memcpy(at, digits, 20);
+}
+
+void fill_envelope(SpoolEnvelope& env) {
+  if (env.id.empty()) env.id = spool_new_id();
+  if (env.received == 0)
+    env.received =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
+
+std::string spool_entry_bytes(SpoolEnvelope& env, std::string_view raw) {
+  fill_envelope(env);
+  std::size_t size_offset = 0;
+  std::string out = entry_header(env, &size_offset);
+  out.reserve(out.size() + raw.size() + kEnd.size() + 1);
+  bool cr = false;
+  std::size_t body = out.size();
+  append_lf(out, raw, &cr);
+  if (cr) out.push_back('\r');
+  set_size_digits(out.data() + size_offset, out.size() - body);
+  out += kEnd;
+  return out;
+}
+
+std::string spool_entry_id(std::string_view entry) {
+  constexpr std::string_view kId = "id: ";
+  if (entry.substr(0, kMagic.size()) != kMagic) return {};
+  entry.remove_prefix(kMagic.size());
+  if (entry.substr(0, kId.size()) != kId) return {};
+  entry.remove_prefix(kId.size());
+  auto nl = entry.find('\n');
+  if (nl == std::string_view::npos) return {};
+  std::string id(entry.substr(0, nl));
+  return safe_id(id) ? id : std::string();
+}
 
 std::string spool_new_id() {
   static std::atomic<unsigned> counter{0};
@@ -150,22 +223,14 @@ std::string Spool::commit(SpoolEnvelope env, std::string_view message) const {
 }
 
 SpoolWriter::SpoolWriter(const Spool& spool, SpoolEnvelope env) : spool_(spool), env_(std::move(env)) {
-  env_.id = spool_new_id();
-  if (env_.received == 0)
-    env_.received =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  env_.id.clear();
+  fill_envelope(env_);
   tmp_ = spool_.dir() / "tmp" / env_.id;
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd_ < 0) throw_errno("create", tmp_);
-  std::string hdr(kMagic);
-  hdr += "id: " + env_.id + "\n";
-  hdr += "received: " + std::to_string(env_.received) + "\n";
-  hdr += "via: " + header_value(env_.via) + "\n";
-  hdr += "sender: " + header_value(env_.sender) + "\n";
-  hdr += "recipient: " + header_value(env_.recipient) + "\n";
-  hdr += "size: ";
-  size_offset_ = hdr.size();
-  hdr += "00000000000000000000\n\n";
+  std::size_t size_offset = 0;
+  std::string hdr = entry_header(env_, &size_offset);
+  size_offset_ = size_offset;
   buf_.reserve(kBufSize);
   try {
     write_raw(hdr);
@@ -192,20 +257,10 @@ void SpoolWriter::write_raw(std::string_view bytes) {
 
 void SpoolWriter::append(std::string_view bytes) {
   if (fd_ < 0) throw std::logic_error("SpoolWriter used after commit/abort");
-  for (char c : bytes) {
-    if (pending_cr_) {
-      pending_cr_ = false;
-      if (c != '\n') {
-        buf_.push_back('\r');
-        ++size_;
-      }
-    }
-    if (c == '\r') {
-      pending_cr_ = true;
-      continue;
-    }
-    buf_.push_back(c);
-    ++size_;
+  while (!bytes.empty()) {
+    auto chunk = bytes.substr(0, kBufSize);
+    bytes.remove_prefix(chunk.size());
+    size_ += append_lf(buf_, chunk, &pending_cr_);
     if (buf_.size() >= kBufSize) {
       write_raw(buf_);
       buf_.clear();
@@ -223,8 +278,8 @@ std::string SpoolWriter::commit(bool sync_dir) {
   write_raw(buf_);
   buf_.clear();
   write_raw(kEnd);
-  char digits[32];
-  std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(size_));
+  char digits[20];
+  set_size_digits(digits, size_);
   if (::pwrite(fd_, digits, 20, static_cast<off_t>(size_offset_)) != 20) throw_errno("pwrite", tmp_);
   if (::fsync(fd_) != 0) throw_errno("fsync", tmp_);
   int fd = fd_;

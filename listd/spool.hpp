@@ -103,6 +103,14 @@ class SpoolWriter {
   std::string buf_;
 };
 
+// spool_entry_bytes - a whole spool entry in memory (what SpoolWriter writes to a file) for a
+// message received as `raw` (CRLF line ends, converted to LF); assigns env.id (and
+// env.received when 0). Used by the intake journal (intake_journal.hpp).
+std::string spool_entry_bytes(SpoolEnvelope& env, std::string_view raw);
+// spool_entry_id - the id of an entry's bytes ("" when the header is not a spool header or the
+// id is not a safe file name).
+std::string spool_entry_id(std::string_view entry);
+
 // spool_new_id - unique, sortable by time, safe as a file name.
 std::string spool_new_id();
 

@@ -1,7 +1,12 @@
-"""Durability order (SECURITY P1, S-19, PI-01): strace shows that, for every message, the
-fsync of its spool file and the fsync of spool/new/ after its rename both *complete* before
-the write that carries its `250` (SMTP, LMTP: one reply per recipient) or before the
-`exit_group(0)` of `listctl pipe`.
+"""Durability order (SECURITY P1, S-19, PI-01): strace shows that, for every message, its
+bytes are on stable storage before the write that carries its `250` (SMTP, LMTP: one reply
+per recipient) or before the `exit_group(0)` of `listctl pipe`. Two ways are accepted:
+- a spool file: the fsync of its file and the fsync of spool/new/ after its rename both
+  *complete* before the ack (listctl pipe; SMTP/LMTP with `[spool] journal = no` or a message
+  too large for a journal record);
+- the intake journal (listd/intake_journal.hpp, the SMTP/LMTP default): the pwritev that
+  carries the entry (`id: ID`) into a segment of spool/journal, then an fdatasync/fsync of that
+  segment that starts after the write ended and completes before the ack.
 
 How: listd runs normally; `strace -f -p PID -ttt -yy` attaches to all its threads (so every
 fd is printed with its path, `-yy` gives sockets as TCP:[..]); clients post over SMTP (four
@@ -14,7 +19,10 @@ A (the sendto/sendmsg/write/writev whose data holds `Queued as ID`, or exit_grou
   F = fsync/fdatasync of an fd on spool/tmp/ID, returned 0, ended before A started;
   R = rename(spool/tmp/ID -> spool/new/ID), returned 0, started after F ended, ended before A;
   D = fsync/fdatasync of an fd on spool/new, returned 0, started after R ended, ended before A.
-Every id a client was told about must have its ack in the trace and F, R, D. The checker is
+or, journal: J = pwritev/pwritev2 on an fd on spool/journal/seg-*, whose data holds
+`id: ID`, returned > 0, ended before A; S = fdatasync/fsync of that segment, returned 0,
+started after J ended, ended before A.
+Every id a client was told about must have its ack in the trace and F, R, D (or J, S). The checker is
 also run on hand-written transcripts with each step missing or out of order (OrderChecker),
 so a wrong order is shown to fail.
 """
@@ -31,7 +39,7 @@ import unittest
 
 from chaos_common import BIN, LIST, Listd, wait_for
 
-TRACED = "fsync,fdatasync,write,writev,sendto,sendmsg,rename,renameat,renameat2,exit_group"
+TRACED = "fsync,fdatasync,write,writev,pwritev,pwritev2,sendto,sendmsg,rename,renameat,renameat2,exit_group"
 STRACE = ["strace", "-f", "-qq", "-ttt", "-yy", "-s", "256", "-e", "trace=" + TRACED]
 LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(.*)$")
 RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)$")
@@ -137,6 +145,29 @@ def order_violations(calls, spool_id, ack):
     return out
 
 
+def journal_violations(calls, spool_id, ack):
+    """Why the ack of spool_id is not preceded by J, S (module doc); [] when it is."""
+    if ack is None:
+        return ["%s: no acknowledgement in the trace" % spool_id]
+    j = [c for c in calls if c.name in ("pwritev", "pwritev2") and "/spool/journal/seg-" in c.path() and
+         ("id: %s\\n" % spool_id) in c.args and (c.ret or 0) > 0 and c.end is not None and c.end < ack.start]
+    if not j:
+        return ["%s: no completed journal write of the entry before the ack" % spool_id]
+    j_end, seg = min(c.end for c in j), j[0].path()
+    s = [c for c in calls if c.name in ("fsync", "fdatasync") and c.path() == seg and c.start > j_end and
+         c.ret == 0 and c.end is not None and c.end < ack.start]
+    if not s:
+        return ["%s: no fdatasync of %s that started after the journal write and ended before the ack" %
+                (spool_id, seg)]
+    return []
+
+
+def intake_violations(calls, spool_id, ack):
+    """The journal rule when the entry went through the journal, else the spool-file rule."""
+    journaled = any(c.name in ("pwritev", "pwritev2") and ("id: %s\\n" % spool_id) in c.args for c in calls)
+    return (journal_violations if journaled else order_violations)(calls, spool_id, ack)
+
+
 def wait_traced(pid, timeout=10):
     """Every thread of pid has a tracer."""
     def traced():
@@ -159,7 +190,10 @@ def strace_works():
 @unittest.skipIf(strace_works(), strace_works())
 class DurabilityOrder(unittest.TestCase):
     def setUp(self):
-        self.l = Listd()
+        self.start_listd()
+
+    def start_listd(self, extra=""):
+        self.l = Listd(extra)
         self.addCleanup(self.l.cleanup)
         self.l.demo()
 
@@ -183,58 +217,70 @@ class DurabilityOrder(unittest.TestCase):
         self.assertTrue(ids, "no message acknowledged")
         problems = []
         for spool_id in ids:
-            problems += order_violations(calls, spool_id, acks.get(spool_id))
+            problems += intake_violations(calls, spool_id, acks.get(spool_id))
         self.assertEqual(problems, [], "\n".join(problems))
 
-    def test_smtp_and_lmtp_250_after_file_and_directory_fsync(self):
-        def clients():
-            ids, lock = [], threading.Lock()
-
-            errors = []
-
-            def smtp_client(n):
-                try:
-                    with smtplib.SMTP("127.0.0.1", self.l.smtp_port, timeout=20) as c:
-                        c.ehlo()
-                        for i in range(3):
-                            c.mail("ana@mired.org")
-                            c.rcpt(LIST)
-                            code, text = c.data(b"Subject: durable %d/%d\r\n\r\nbody\r\n" % (n, i))
-                            with lock:
-                                ids.extend(QUEUED.findall(text.decode()))
-                except Exception as e:  # noqa: BLE001 - reported below
-                    errors.append(e)
-            threads = [threading.Thread(target=smtp_client, args=(n,)) for n in range(4)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(60)
-            self.assertEqual(errors, [])
-            # LMTP: one message, two list recipients, one reply each after the dot.
-            s = socket.create_connection(("127.0.0.1", self.l.lmtp_port), timeout=20)
-            f = s.makefile("rb")
-            f.readline()
-            s.sendall(b"LHLO chaos.test\r\n")
-            while not f.readline().startswith(b"250 "):
-                pass
-            s.sendall(b"MAIL FROM:<ana@mired.org>\r\nRCPT TO:<mi_lista@lists.mired.org>\r\n"
-                      b"RCPT TO:<mi_lista-owner@lists.mired.org>\r\nDATA\r\n")
-            for _ in range(4):
-                self.assertTrue(f.readline().startswith((b"250", b"354")))
-            s.sendall(b"Subject: lmtp durable\r\n\r\nbody\r\n.\r\n")
-            for _ in range(2):
-                line = f.readline().decode()
-                self.assertTrue(line.startswith("250 "), line)
-                ids.extend(QUEUED.findall(line))
-            s.sendall(b"QUIT\r\n")
-            f.readline()
-            s.close()
-            return ids
-
-        text, ids = self.trace_listd(clients)
+    def test_smtp_and_lmtp_250_after_the_journal_fdatasync(self):
+        text, ids = self.trace_listd(self.smtp_and_lmtp_clients)
         self.assertEqual(len(ids), 14)
-        acks = socket_acks(parse_strace(text))
-        self.assert_order(text, ids, acks)
+        calls = parse_strace(text)
+        for spool_id in ids:
+            self.assertTrue(any(c.name.startswith("pwritev") and "id: %s\\n" % spool_id in c.args for c in calls),
+                            "%s did not go through the journal" % spool_id)
+        self.assert_order(text, ids, socket_acks(calls))
+
+    def test_smtp_and_lmtp_250_after_file_and_directory_fsync_without_journal(self):
+        self.l.cleanup()
+        self.start_listd("[spool]\njournal = no\n")
+        text, ids = self.trace_listd(self.smtp_and_lmtp_clients)
+        self.assertEqual(len(ids), 14)
+        calls = parse_strace(text)
+        self.assertFalse(any(c.name.startswith("pwritev") and "/spool/journal/" in c.path() for c in calls))
+        self.assert_order(text, ids, socket_acks(calls))
+
+    def smtp_and_lmtp_clients(self):
+        ids, lock = [], threading.Lock()
+
+        errors = []
+
+        def smtp_client(n):
+            try:
+                with smtplib.SMTP("127.0.0.1", self.l.smtp_port, timeout=20) as c:
+                    c.ehlo()
+                    for i in range(3):
+                        c.mail("ana@mired.org")
+                        c.rcpt(LIST)
+                        code, text = c.data(b"Subject: durable %d/%d\r\n\r\nbody\r\n" % (n, i))
+                        with lock:
+                            ids.extend(QUEUED.findall(text.decode()))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+        threads = [threading.Thread(target=smtp_client, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        # LMTP: one message, two list recipients, one reply each after the dot.
+        s = socket.create_connection(("127.0.0.1", self.l.lmtp_port), timeout=20)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"LHLO chaos.test\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        s.sendall(b"MAIL FROM:<ana@mired.org>\r\nRCPT TO:<mi_lista@lists.mired.org>\r\n"
+                  b"RCPT TO:<mi_lista-owner@lists.mired.org>\r\nDATA\r\n")
+        for _ in range(4):
+            self.assertTrue(f.readline().startswith((b"250", b"354")))
+        s.sendall(b"Subject: lmtp durable\r\n\r\nbody\r\n.\r\n")
+        for _ in range(2):
+            line = f.readline().decode()
+            self.assertTrue(line.startswith("250 "), line)
+            ids.extend(QUEUED.findall(line))
+        s.sendall(b"QUIT\r\n")
+        f.readline()
+        s.close()
+        return ids
 
     def test_pipe_exits_0_after_file_and_directory_fsync(self):
         out = os.path.join(self.l.root, "pipe.strace")
@@ -267,6 +313,50 @@ GOOD = """\
 2826  1795846588.414332 sendto(20<TCP:[127.0.0.1:24024->127.0.0.1:34232]>, "250 2.0.0 Queued as ID1\\r\\n", 25, \
 MSG_NOSIGNAL, NULL, 0) = 25
 """
+
+
+# The journal path (shortened from a real trace): staged tmp file, the group's pwritev into a
+# segment, its fdatasync, the rename into spool/new, the 250.
+JOURNAL = """\
+2837  1795846588.403352 write(23</d/spool/tmp/ID1>, "LISTD-SPOOL 1\\nid: ID1\\nreceived: 1"..., 170) = 170
+2837  1795846588.405628 pwritev(9</d/spool/journal/seg-00000001>, [{iov_base="LJR1\\252\\0\\0\\0"..., \
+iov_len=24}, {iov_base="LISTD-SPOOL 1\\nid: ID1\\nreceived: 1"..., iov_len=170}], 2, 4096) = 194
+2837  1795846588.405700 fdatasync(9</d/spool/journal/seg-00000001> <unfinished ...>
+2829  1795846588.405800 fdatasync(14</d/listd.db-wal> <unfinished ...>
+2837  1795846588.407022 <... fdatasync resumed>) = 0
+2829  1795846588.407047 <... fdatasync resumed>) = 0
+2837  1795846588.407698 rename("/d/spool/tmp/ID1", "/d/spool/new/ID1") = 0
+2826  1795846588.408332 sendto(20<TCP:[127.0.0.1:24024->127.0.0.1:34232]>, "250 2.0.0 Queued as ID1\\r\\n", 25, \
+MSG_NOSIGNAL, NULL, 0) = 25
+"""
+
+
+class JournalOrderChecker(unittest.TestCase):
+    """The journal rule passes the real order and fails each broken one."""
+
+    def violations(self, text):
+        calls = parse_strace(text.replace("\\\n", ""))
+        return intake_violations(calls, "ID1", socket_acks(calls).get("ID1"))
+
+    def test_real_order_passes(self):
+        self.assertEqual(self.violations(JOURNAL), [])
+
+    def test_250_before_the_fdatasync_returned_fails(self):
+        lines = JOURNAL.replace("\\\n", "").splitlines()
+        ack = lines.pop()
+        lines.insert(4, ack)
+        self.assertIn("no fdatasync of /d/spool/journal/seg-00000001", self.violations("\n".join(lines))[0])
+
+    def test_fdatasync_before_the_write_or_of_another_file_fails(self):
+        lines = JOURNAL.replace("\\\n", "").splitlines()
+        write = lines.pop(1)
+        lines.insert(4, write)  # the write ends after the sync started
+        self.assertIn("no fdatasync", self.violations("\n".join(lines))[0])
+        other = JOURNAL.replace("fdatasync(9</d/spool/journal/seg-00000001>", "fdatasync(9</d/spool/journal/seg-2>")
+        self.assertIn("no fdatasync", self.violations(other)[0])
+
+    def test_failed_journal_write_fails(self):
+        self.assertIn("no completed journal write", self.violations(JOURNAL.replace(") = 194", ") = -1 EIO (I/O error)"))[0])
 
 
 class OrderChecker(unittest.TestCase):

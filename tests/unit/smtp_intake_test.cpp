@@ -29,7 +29,9 @@ struct Env {
   Config cfg;
   int wakes = 0;
   std::unique_ptr<IntakeBackend> backend;
-  Env() {
+  explicit Env(bool journal = true) {
+    cfg.spool.journal = journal;
+    cfg.spool.journal_segment_size = 1 << 20;
     cfg.data_dir = dir.path();
     cfg.hostname = "lists.mired.org";
     auto db = db_open(cfg.db_path(), true);
@@ -66,8 +68,11 @@ TEST(SmtpIntake, RcptOnlyForListAddresses) {
   EXPECT_EQ(e.rcpt("mi_lista@lists.mired.org.example.com", &key).enhanced, "5.7.1");
 }
 
-TEST(SmtpIntake, OneDurableEntryPerListAfterCommit) {
-  Env e;
+class SmtpIntakeModes : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(JournalOrFiles, SmtpIntakeModes, ::testing::Bool());
+
+TEST_P(SmtpIntakeModes, OneDurableEntryPerListAfterCommit) {
+  Env e(GetParam());
   smtp::Envelope env;
   env.sender = "ana@mired.org";
   env.recipients = {"mi_lista@lists.mired.org", "otra@lists.mired.org"};
@@ -94,18 +99,43 @@ TEST(SmtpIntake, OneDurableEntryPerListAfterCommit) {
   EXPECT_EQ(count_files(e.cfg.spool_dir() / "tmp"), 0u);
 }
 
-TEST(SmtpIntake, DroppedTransactionLeavesNothing) {
-  Env e;
+TEST_P(SmtpIntakeModes, DroppedTransactionLeavesNothing) {
+  Env e(GetParam());
   smtp::Envelope env;
   env.recipients = {"mi_lista@lists.mired.org"};
   {
     auto t = e.backend->begin(env);
     t->append("Subject: half\r\n\r\npartial");
-    EXPECT_EQ(count_files(e.cfg.spool_dir() / "tmp"), 1u);
+    // Streaming files: the tmp file exists while DATA runs; the journal path buffers.
+    EXPECT_EQ(count_files(e.cfg.spool_dir() / "tmp"), GetParam() ? 0u : 1u);
   }
   EXPECT_EQ(count_files(e.cfg.spool_dir() / "tmp"), 0u);
   EXPECT_EQ(count_files(e.cfg.spool_dir() / "new"), 0u);
   EXPECT_EQ(e.wakes, 0);
+}
+
+// A message larger than a journal record goes on as streaming spool files (one per list).
+TEST(SmtpIntake, LargeMessageLeavesTheJournalForFiles) {
+  Env e(true);
+  smtp::Envelope env;
+  env.sender = "ana@mired.org";
+  env.recipients = {"mi_lista@lists.mired.org", "otra@lists.mired.org"};
+  auto t = e.backend->begin(env);
+  t->append("Subject: big\r\n\r\n");
+  std::string line(998, 'x');
+  line += "\r\n";
+  std::string expect = "Subject: big\n\n";
+  for (int i = 0; i < 1500; ++i) {  // 1.5 MB: more than a 1 MiB segment holds
+    t->append(line);
+    expect += std::string(998, 'x') + "\n";
+  }
+  EXPECT_EQ(count_files(e.cfg.spool_dir() / "tmp"), 2u);  // spilled into one file per list
+  auto replies = t->commit();
+  ASSERT_EQ(replies.size(), 2u);
+  for (auto& r : replies) EXPECT_EQ(r.code, 250);
+  Spool sp(e.cfg.spool_dir());
+  ASSERT_EQ(sp.pending().size(), 2u);
+  for (auto& id : sp.pending()) EXPECT_EQ(sp.read(id).message, expect);
 }
 
 TEST(SmtpIntake, WholeSessionRefusedMessageSpoolsNothing) {

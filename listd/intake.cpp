@@ -126,9 +126,10 @@ class IntakeTransaction : public smtp::Transaction {
   void append(std::string_view bytes) override {
     if (!error_.empty()) return;
     try {
-      // The journal takes whole entries: buffer the message until it is larger than a
-      // journal record may be, then go on with one streaming spool file per recipient.
-      if (journal_ && raw_.size() + bytes.size() + kEntrySlack > journal_->max_entry()) {
+      // The journal takes whole entries: buffer the message up to kJournalMaxMessage, then go
+      // on with one streaming spool file per recipient.
+      if (journal_ && raw_.size() + bytes.size() >
+                          std::min<std::uint64_t>(kJournalMaxMessage, journal_->max_entry() - kEntrySlack)) {
         open_writers();
         for (auto& w : writers_) w->append(raw_);
         std::string().swap(raw_);
@@ -171,6 +172,9 @@ class IntakeTransaction : public smtp::Transaction {
  private:
   // Room for the spool entry's own header lines next to the message in one journal record.
   static constexpr std::size_t kEntrySlack = 4096;
+  // Larger messages are streamed to files as they arrive (memory stays flat: at most this much
+  // is buffered per session, 128 MiB for 500 sessions).
+  static constexpr std::size_t kJournalMaxMessage = 256 * 1024;
 
   SpoolEnvelope envelope(const std::string& rcpt) const {
     SpoolEnvelope e;

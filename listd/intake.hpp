@@ -3,10 +3,12 @@
 //
 // Used by smtp_service.cpp. RCPT is accepted only when route_address() finds a list address
 // (never an open relay, DESIGN.md): an unknown address at one of our hosts gets 550 5.1.1, any
-// other domain 550 5.7.1 (relaying denied). The message is streamed into one SpoolWriter per
-// distinct list recipient (one spool entry per list, as listctl pipe makes); commit() makes
-// every entry durable (fsync, rename, fsync dir) before it returns 250, then wakes the spool
-// processor. Group commit: concurrent sessions share the fsync of spool/new (DirSync). Disk errors become 451 4.3.0 and
+// other domain 550 5.7.1 (relaying denied). One spool entry per distinct list recipient (as
+// listctl pipe makes); commit() makes every entry durable before it returns 250, then wakes the
+// spool processor: through the group-commit journal (intake_journal.hpp; the message is
+// buffered, at most 256 KiB) or, for larger messages or `[spool] journal = no`, streamed into
+// one SpoolWriter per entry (fsync, rename, then an fsync of spool/new shared by concurrent
+// sessions: DirSync). Disk errors become 451 4.3.0 and
 // leave nothing partial in spool/new. check_rcpt/begin run on the event loop: RCPT reads an
 // in-memory set of list addresses that a background thread keeps fresh (at most 0.5 s stale,
 // see ListAddresses in intake.cpp); commit runs on a worker thread.

@@ -351,6 +351,11 @@ IntakeJournal::Segment* IntakeJournal::next_segment() {
   return active_ = nullptr;
 }
 
+// write_batch - the leader's part of a group commit: every record of every queued request in
+// as few pwritev calls as the segments allow, then one fdatasync per segment written. On a
+// failure no request in the batch is acknowledged; what was placed is marked so that the
+// checkpoint passes it (it may still be replayed after a crash: never acknowledged, at worst
+// a duplicate of a message its client sends again) and the segment is not appended to again.
 void IntakeJournal::write_batch(std::vector<Request*>& batch) {
   struct Placed {
     Request* r;
@@ -362,81 +367,84 @@ void IntakeJournal::write_batch(std::vector<Request*>& batch) {
   for (auto* r : batch) records += r->entries->size();
   std::vector<std::array<char, kRecordHeader>> headers(records);
   std::vector<iovec> iov;
-  std::vector<Segment*> touched;
+  std::vector<Segment*> touched;  // in order; each at most once
+  Segment* seg = nullptr;
+  std::uint64_t start = 0, off = 0;
 
-  auto acquire = [&]() -> Segment* {
+  // switch_to_next - close the current segment's part of the batch and continue in a free one
+  // (made now if the checkpointer had no spare ready).
+  auto switch_to_next = [&] {
+    if (seg) {
+      pwritev_all(seg->fd, iov, start, seg->path);
+      iov.clear();
+      std::lock_guard lock(m_);
+      seg->write_off = off;
+    }
+    Segment* next = nullptr;
     {
       std::lock_guard lock(m_);
-      if (active_ && active_->write_off < active_->size) {
-        bool fresh = std::find(touched.begin(), touched.end(), active_) == touched.end();
-        if (fresh) return active_;
-      }
-      if (auto* s = next_segment()) return s;
+      if (!seg && active_ && active_->write_off < active_->size)
+        next = active_;
+      else
+        next = next_segment();
     }
-    auto s = create_segment();  // the checkpointer had no spare ready: make one now
-    std::lock_guard lock(m_);
-    segments_.push_back(std::move(s));
-    return active_ = segments_.back().get();
-  };
-
-  Segment* seg = acquire();
-  std::uint64_t start, off;
-  {
+    if (!next) {
+      auto made = create_segment();
+      std::lock_guard lock(m_);
+      segments_.push_back(std::move(made));
+      next = active_ = segments_.back().get();
+    }
+    seg = next;
+    touched.push_back(seg);
     std::lock_guard lock(m_);
     start = off = seg->write_off;
-  }
-  std::size_t h = 0;
-  for (auto* r : batch) {
-    for (auto& e : *r->entries) {
-      std::uint64_t need = kRecordHeader + e.size();
-      if (need > seg->size - kHeaderSize)
-        throw std::system_error(EFBIG, std::generic_category(), "entry larger than a journal segment");
-      if (off + need > seg->size) {
-        pwritev_all(seg->fd, iov, start, seg->path);
-        iov.clear();
-        touched.push_back(seg);
-        {
-          std::lock_guard lock(m_);
-          seg->write_off = off;
-        }
-        seg = acquire();
-        std::lock_guard lock(m_);
-        start = off = seg->write_off;
-      }
-      auto& hdr = headers[h++];
-      std::memcpy(hdr.data(), kRecMagic, 4);
-      put_u32(hdr.data() + 4, static_cast<std::uint32_t>(e.size()));
-      put_u64(hdr.data() + 8, seg->generation);
-      put_u32(hdr.data() + 16, record_crc(hdr.data(), e));
-      put_u32(hdr.data() + 20, 0);
-      iov.push_back({hdr.data(), hdr.size()});
-      iov.push_back({e.data(), e.size()});
-      off += need;
-      placed.push_back({r, seg, off});
-    }
-  }
-  pwritev_all(seg->fd, iov, start, seg->path);
-  touched.push_back(seg);
-  {
-    std::lock_guard lock(m_);
-    seg->write_off = off;
-  }
+  };
+
   std::exception_ptr err;
-  for (auto* s : touched)
-    if (::fdatasync(s->fd) != 0 && !err) {
+  try {
+    switch_to_next();
+    std::size_t h = 0;
+    for (auto* r : batch) {
+      for (auto& e : *r->entries) {
+        std::uint64_t need = kRecordHeader + e.size();
+        if (need > seg->size - kHeaderSize)
+          throw std::system_error(EFBIG, std::generic_category(), "entry larger than a journal segment");
+        if (off + need > seg->size) switch_to_next();
+        auto& hdr = headers[h++];
+        std::memcpy(hdr.data(), kRecMagic, 4);
+        put_u32(hdr.data() + 4, static_cast<std::uint32_t>(e.size()));
+        put_u64(hdr.data() + 8, seg->generation);
+        put_u32(hdr.data() + 16, record_crc(hdr.data(), e));
+        put_u32(hdr.data() + 20, 0);
+        iov.push_back({hdr.data(), hdr.size()});
+        iov.push_back({e.data(), e.size()});
+        off += need;
+        placed.push_back({r, seg, off});
+      }
+    }
+    pwritev_all(seg->fd, iov, start, seg->path);
+  } catch (...) {
+    err = std::current_exception();
+  }
+  if (seg) {
+    std::lock_guard lock(m_);
+    seg->write_off = std::max(seg->write_off, off);
+  }
+  if (!err) {
+    for (auto* s : touched) {
+      if (::fdatasync(s->fd) == 0) continue;
       try {
         throw_errno("fdatasync", s->path);
       } catch (...) {
         err = std::current_exception();
       }
+      break;
     }
+  }
   std::lock_guard lock(m_);
   for (auto& p : placed) {
-    p.seg->pending.push_back(Pending{p.end, false, {}});
-    if (err)
-      p.seg->pending.back().materialized = true;  // never acknowledged: let the checkpoint pass it
-    else
-      p.r->handles.push_back(&p.seg->pending.back());
+    p.seg->pending.push_back(Pending{p.end, err != nullptr, {}});
+    if (!err) p.r->handles.push_back(&p.seg->pending.back());
   }
   if (err) {
     active_ = nullptr;  // do not append after records whose write failed
@@ -502,12 +510,14 @@ void IntakeJournal::commit(std::vector<std::string>& entries) {
 }
 
 void IntakeJournal::checkpoint_loop() {
-  std::unique_lock lock(m_);
-  while (!stop_) {
-    ckpt_cv_.wait_for(lock, opt_.checkpoint_interval);
-    if (stop_) break;
+  for (;;) {
+    {
+      std::unique_lock lock(m_);
+      ckpt_cv_.wait_for(lock, opt_.checkpoint_interval, [this] { return stop_; });
+      if (stop_) return;
+    }
     try {
-      checkpoint_pass(lock);
+      checkpoint_now();
     } catch (const std::exception& e) {
       log_event(LogLevel::error, "journal-checkpoint-failed", {{"error", e.what()}});
     }
@@ -515,6 +525,7 @@ void IntakeJournal::checkpoint_loop() {
 }
 
 void IntakeJournal::checkpoint_now() {
+  std::lock_guard one(ckpt_m_);  // one pass at a time: it drops m_ for its disk work
   std::unique_lock lock(m_);
   checkpoint_pass(lock);
 }

@@ -96,6 +96,7 @@ class IntakeJournal {
   std::filesystem::path dir_;
   int spool_fd_ = -1;  // for syncfs
   mutable std::mutex m_;
+  std::mutex ckpt_m_;  // held for a whole checkpoint pass (taken before m_)
   std::condition_variable cv_, ckpt_cv_;
   std::vector<std::unique_ptr<Segment>> segments_;  // every open segment
   Segment* active_ = nullptr;

@@ -69,14 +69,19 @@ IntakePriority& intake_priority() {
 void IntakePriority::configure(Settings s) {
   std::lock_guard lock(m_);
   s_ = s;
+  quiet_rep_ = std::chrono::duration_cast<clock::duration>(s.quiet).count();
   enabled_ = s.max_defer.count() > 0;
 }
 
 void IntakePriority::note_commit() {
   if (!enabled_.load(std::memory_order_relaxed)) return;
   auto now = clock::now().time_since_epoch().count();
-  last_commit_.store(now, std::memory_order_relaxed);
-  if (now >= forced_until_.load(std::memory_order_relaxed)) yield_.store(true, std::memory_order_relaxed);
+  auto prev = last_commit_.exchange(now, std::memory_order_relaxed);
+  // A lone message (none in the `quiet` before it) is no burst: its processing, and so its
+  // first delivery, starts at once. The second commit within `quiet` starts deferring.
+  bool burst = now - prev <= quiet_rep_.load(std::memory_order_relaxed);
+  burst_.store(burst, std::memory_order_relaxed);
+  if (burst && now >= forced_until_.load(std::memory_order_relaxed)) yield_.store(true, std::memory_order_relaxed);
 }
 
 IntakePriority::clock::duration IntakePriority::delay() {
@@ -84,7 +89,7 @@ IntakePriority::clock::duration IntakePriority::delay() {
   auto now = clock::now();
   auto quiet_at = clock::time_point(clock::duration(last_commit_.load(std::memory_order_relaxed))) + s_.quiet;
   forced_ = false;
-  if (!enabled_ || stopping_ || quiet_at <= now) {
+  if (!enabled_ || stopping_ || quiet_at <= now || !burst_.load(std::memory_order_relaxed)) {
     deferring_ = false;
     return clock::duration::zero();
   }

@@ -58,7 +58,9 @@ class IntakeBackend : public smtp::Backend {
 // pass and passes yield_flag() to process_pending(), which stops between entries once set.
 // Starvation is bounded: after `max_defer` of waiting, a pass runs for at least `slice` no
 // matter how busy the intake is, so under a sustained flood processing still gets about
-// slice / (max_defer + slice) of the time. One process-wide instance: intake_priority().
+// slice / (max_defer + slice) of the time. A lone commit (none in the `quiet` before it) neither
+// defers nor interrupts processing: a single post goes out at once. One process-wide instance:
+// intake_priority().
 class IntakePriority {
  public:
   using clock = std::chrono::steady_clock;
@@ -85,6 +87,9 @@ class IntakePriority {
   Settings s_;
   std::atomic<bool> yield_{false}, stopping_{false}, enabled_{true};
   std::atomic<clock::rep> last_commit_{0};
+  std::atomic<clock::rep> quiet_rep_{
+      std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(20)).count()};
+  std::atomic<bool> burst_{false};  // the last commit came within `quiet` of the one before
   std::atomic<clock::rep> forced_until_{0};
   clock::time_point deferred_since_{};
   bool deferring_ = false, forced_ = false;

@@ -194,21 +194,25 @@ TEST(SmtpIntake, RcptCacheFollowsListsCreatedAndDeletedElsewhere) {
 TEST(SmtpIntake, ProcessingYieldsToTheIntakeButIsNeverStarved) {
   using namespace std::chrono_literals;
   IntakePriority p;
-  p.configure({20ms, 200ms, 50ms});
+  p.configure({100ms, 400ms, 100ms});  // wide margins: CI machines are loaded
   EXPECT_EQ(p.delay().count(), 0);  // no intake yet
   p.begin_pass();
   EXPECT_FALSE(p.yield_flag()->load());
   p.note_commit();
-  EXPECT_TRUE(p.yield_flag()->load());  // a running pass stops between entries
+  EXPECT_FALSE(p.yield_flag()->load());  // a lone message is no burst: nothing waits for it
+  EXPECT_EQ(p.delay().count(), 0);
+  p.note_commit();
+  EXPECT_TRUE(p.yield_flag()->load());  // a second within `quiet`: a running pass stops between entries
   auto d = p.delay();
   EXPECT_GT(d.count(), 0);
-  EXPECT_LE(d, std::chrono::duration_cast<IntakePriority::clock::duration>(20ms));
-  std::this_thread::sleep_for(30ms);
+  EXPECT_LE(d, std::chrono::duration_cast<IntakePriority::clock::duration>(100ms));
+  std::this_thread::sleep_for(150ms);
   EXPECT_EQ(p.delay().count(), 0);  // quiet now
   // A sustained flood: a commit every 5 ms. The pass is forced within max_defer.
+  p.note_commit();  // the flood's first commit is a lone one
   auto start = IntakePriority::clock::now();
   bool forced = false;
-  while (IntakePriority::clock::now() - start < 1s) {
+  while (IntakePriority::clock::now() - start < 2s) {
     p.note_commit();
     if (p.delay().count() == 0) {
       forced = true;
@@ -217,13 +221,14 @@ TEST(SmtpIntake, ProcessingYieldsToTheIntakeButIsNeverStarved) {
     std::this_thread::sleep_for(5ms);
   }
   ASSERT_TRUE(forced);
-  EXPECT_GE(IntakePriority::clock::now() - start, 190ms);
+  EXPECT_GE(IntakePriority::clock::now() - start, 390ms);
   p.begin_pass();
   p.note_commit();
   EXPECT_FALSE(p.yield_flag()->load());  // the forced slice is not interrupted
-  std::this_thread::sleep_for(60ms);
+  std::this_thread::sleep_for(160ms);
   p.note_commit();
-  EXPECT_TRUE(p.yield_flag()->load());  // after the slice it yields again
+  p.note_commit();
+  EXPECT_TRUE(p.yield_flag()->load());  // after the slice a burst makes it yield again
   // max_defer 0 turns the priority off.
   IntakePriority off;
   off.configure({20ms, 0ms, 0ms});

@@ -11,6 +11,7 @@
 
 #include "imap/mime.hpp"
 #include "listd/archive_search.hpp"
+#include "listd/auth_cache.hpp"
 #include "listd/db.hpp"
 #include "listd/fsutil.hpp"
 #include "listd/password.hpp"
@@ -48,8 +49,12 @@ void sql_fold(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
 
 }  // namespace
 
-ArchiveView::ArchiveView(const std::filesystem::path& db_path, const std::filesystem::path& archive_dir)
-    : db_(db_open(db_path, false)), archive_dir_(archive_dir) {
+ArchiveView::ArchiveView(const std::filesystem::path& db_path, const std::filesystem::path& archive_dir,
+                         std::shared_ptr<MailboxCache> cache, AuthCache* auth)
+    : db_(db_open(db_path, false)),
+      archive_dir_(archive_dir),
+      cache_(cache ? std::move(cache) : std::make_shared<MailboxCache>()),
+      auth_(auth) {
   int rc = sqlite3_create_function_v2(db_->getHandle(), "fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
                                       sql_fold, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) throw SQLite::Exception(db_->getHandle(), rc);
@@ -57,19 +62,30 @@ ArchiveView::ArchiveView(const std::filesystem::path& db_path, const std::filesy
 
 ArchiveView::~ArchiveView() = default;
 
-bool ArchiveView::login(const std::string& user_in, const std::string& password) {
+bool ArchiveView::login(const std::string& user, const std::string& password) {
+  auto step = begin_login(user, password);
+  return step == imap::Backend::LoginStep::slow ? finish_login() : step == imap::Backend::LoginStep::ok;
+}
+
+pop3::Maildrop::LoginStep ArchiveView::start_login(const std::string& user, const std::string& password) {
+  using P = pop3::Maildrop::LoginStep;
+  auto step = begin_login(user, password);
+  return step == imap::Backend::LoginStep::slow ? P::slow : step == imap::Backend::LoginStep::ok ? P::ok : P::fail;
+}
+
+imap::Backend::LoginStep ArchiveView::begin_login(const std::string& user_in, const std::string& password) {
   std::string user = lower(user_in);
   Store store(*db_);
   lists_.clear();
+  pending_.reset();
   if (user == "anonymous") {
     for (auto& l : store.all_lists())
       if (l.settings.archive_public) lists_[l.address()] = l.id;
     person_id_ = 0;
     email_ = "anonymous";
-    return true;
+    return imap::Backend::LoginStep::ok;
   }
-  std::int64_t id = -1;
-  std::string email, hash;
+  PendingLogin p;
   {
     SQLite::Statement q(
         *db_, user.find('@') != std::string::npos
@@ -78,19 +94,43 @@ bool ArchiveView::login(const std::string& user_in, const std::string& password)
     q.bind(1, user);
     int n = 0;
     while (q.executeStep()) {
-      if (++n > 1) return false;  // ambiguous local part: the full address is needed
-      id = q.getColumn(0).getInt64();
-      email = q.getColumn(1).getString();
-      hash = q.getColumn(2).isNull() ? "" : q.getColumn(2).getString();
+      if (++n > 1) return imap::Backend::LoginStep::fail;  // ambiguous local part: the full address is needed
+      p.id = q.getColumn(0).getInt64();
+      p.email = q.getColumn(1).getString();
+      p.hash = q.getColumn(2).isNull() ? "" : q.getColumn(2).getString();
     }
   }
-  if (id < 0 || hash.empty()) {
-    // Spend the same work as a real check so timing does not reveal who exists.
-    static const std::string dummy = hash_password("not a real password");
-    verify_password(password, dummy);
-    return false;
+  if (p.id < 0 || p.hash.empty()) {
+    p.id = -1;  // spend the same work as a real check so timing does not reveal who exists
+  } else if (auth_ && auth_->check(p.email, password, p.hash)) {
+    logged_in(p.id, p.email);
+    return imap::Backend::LoginStep::ok;
   }
-  if (!verify_password(password, hash)) return false;
+  p.password = password;
+  pending_ = std::move(p);
+  return imap::Backend::LoginStep::slow;
+}
+
+bool ArchiveView::finish_login() {
+  if (!pending_) return false;
+  PendingLogin p = std::move(*pending_);
+  pending_.reset();
+  bool ok = false;
+  if (p.id < 0) {
+    static const std::string dummy = hash_password("not a real password");
+    verify_password(p.password, dummy);
+  } else if (auth_ && auth_->check(p.email, p.password, p.hash)) {
+    ok = true;  // another session verified the same password while this one waited
+  } else if (verify_password(p.password, p.hash)) {
+    if (auth_) auth_->remember(p.email, p.password, p.hash);
+    ok = true;
+  }
+  std::fill(p.password.begin(), p.password.end(), '\0');
+  if (ok) logged_in(p.id, p.email);
+  return ok;
+}
+
+void ArchiveView::logged_in(std::int64_t id, const std::string& email) {
   person_id_ = id;
   email_ = email;
   SQLite::Statement q(
@@ -99,7 +139,6 @@ bool ArchiveView::login(const std::string& user_in, const std::string& password)
       "JOIN domains d ON d.id = l.domain_id WHERE m.person_id = ?");
   q.bind(1, id);
   while (q.executeStep()) lists_[q.getColumn(1).getString()] = q.getColumn(0).getInt64();
-  return true;
 }
 
 std::vector<std::string> ArchiveView::mailboxes() {
@@ -152,38 +191,7 @@ std::uint32_t ArchiveView::inbox_uidvalidity() {
   return static_cast<std::uint32_t>(validity);
 }
 
-std::vector<imap::MessageMeta> ArchiveView::query(const std::string& mailbox, std::uint32_t after_uid) {
-  std::vector<std::int64_t> ids;
-  std::string in = list_clause(mailbox, ids);
-  std::vector<imap::MessageMeta> out;
-  if (in.empty() || ids.empty()) return out;
-  bool inbox = mailbox == "INBOX";
-  std::string uidcol = inbox ? "i.uid" : "a.uid";
-  SQLite::Statement q(*db_, "SELECT a.id, " + uidcol +
-                                ", i.vsize, a.received, a.date, s.archive_id IS NOT NULL "
-                                "FROM archive a JOIN archive_imap i ON i.archive_id = a.id "
-                                "LEFT JOIN archive_seen s ON s.archive_id = a.id AND s.person_id = ? "
-                                "WHERE " +
-                                in + " AND " + uidcol + " > ? ORDER BY " + uidcol);
-  int k = 1;
-  q.bind(k++, person_id_);
-  for (auto id : ids) q.bind(k++, id);
-  q.bind(k++, static_cast<std::int64_t>(after_uid));
-  while (q.executeStep()) {
-    imap::MessageMeta m;
-    m.key = q.getColumn(0).getInt64();
-    m.uid = static_cast<std::uint32_t>(q.getColumn(1).getInt64());
-    m.size = static_cast<std::uint64_t>(q.getColumn(2).getInt64());
-    m.internaldate = q.getColumn(3).getInt64();
-    m.sent = q.getColumn(4).getInt64();
-    m.seen = q.getColumn(5).getInt() != 0 || anon_seen_.count(m.key) > 0;
-    out.push_back(m);
-  }
-  return out;
-}
-
-bool ArchiveView::open(const std::string& mailbox, std::uint32_t& uidvalidity, std::vector<imap::MessageMeta>& out) {
-  std::vector<std::int64_t> ids;
+bool ArchiveView::open(const std::string& mailbox, std::uint32_t& uidvalidity, imap::MessageListPtr& out) {
   if (mailbox != "INBOX") {
     auto it = lists_.find(lower(mailbox));
     if (it == lists_.end()) return false;
@@ -194,12 +202,38 @@ bool ArchiveView::open(const std::string& mailbox, std::uint32_t& uidvalidity, s
   } else {
     uidvalidity = inbox_uidvalidity();
   }
-  out = query(mailbox, 0);
-  return true;
+  out = current(mailbox);
+  return out != nullptr;
 }
 
-std::vector<imap::MessageMeta> ArchiveView::newer(const std::string& mailbox, std::uint32_t after_uid) {
-  return query(mailbox, after_uid);
+imap::MessageListPtr ArchiveView::current(const std::string& mailbox) {
+  std::vector<std::int64_t> ids;
+  if (list_clause(mailbox, ids).empty()) return nullptr;  // not a mailbox of this user
+  return cache_->get(*db_, ids, mailbox == "INBOX");
+}
+
+std::vector<std::int64_t> ArchiveView::seen_keys(const std::string& mailbox, std::uint32_t after_uid) {
+  std::vector<std::int64_t> ids, out;
+  std::string in = list_clause(mailbox, ids);
+  if (in.empty() || ids.empty()) return out;
+  if (person_id_ == 0) {
+    if (anon_seen_.empty()) return out;
+    if (auto l = current(mailbox))
+      for (auto& m : *l)
+        if (m.uid > after_uid && anon_seen_.count(m.key)) out.push_back(m.key);
+    return out;
+  }
+  std::string uidcol = mailbox == "INBOX" ? "i.uid" : "a.uid";
+  SQLite::Statement q(*db_,
+                      "SELECT a.id FROM archive_seen s JOIN archive a ON a.id = s.archive_id "
+                      "JOIN archive_imap i ON i.archive_id = a.id WHERE s.person_id = ? AND " +
+                          in + " AND " + uidcol + " > ?");
+  int k = 1;
+  q.bind(k++, person_id_);
+  for (auto id : ids) q.bind(k++, id);
+  q.bind(k, static_cast<std::int64_t>(after_uid));
+  while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
+  return out;
 }
 
 std::optional<std::string> ArchiveView::message(std::int64_t key) {
@@ -315,28 +349,22 @@ void ArchiveView::set_seen(const std::vector<std::int64_t>& keys, bool seen) {
   tx.commit();
 }
 
-std::vector<pop3::DropMessage> ArchiveView::list() {
+pop3::DropListPtr ArchiveView::list() {
   std::vector<std::int64_t> ids;
-  std::string in = list_clause("INBOX", ids);
-  std::vector<pop3::DropMessage> out;
-  if (ids.empty()) return out;
-  SQLite::Statement q(*db_,
-                      "SELECT a.id, i.vsize FROM archive a JOIN archive_imap i ON i.archive_id = a.id "
-                      "WHERE " +
-                          in +
-                          " AND NOT EXISTS (SELECT 1 FROM pop3_hidden h WHERE h.person_id = ? AND "
-                          "h.archive_id = a.id) ORDER BY i.uid");
-  int k = 1;
-  for (auto id : ids) q.bind(k++, id);
-  q.bind(k, person_id_);
-  while (q.executeStep()) {
-    pop3::DropMessage m;
-    m.key = q.getColumn(0).getInt64();
-    m.size = static_cast<std::uint64_t>(q.getColumn(1).getInt64());
-    m.uidl = "listd-" + std::to_string(m.key);
-    out.push_back(m);
+  list_clause("INBOX", ids);
+  if (ids.empty()) return std::make_shared<const pop3::DropList>();
+  pop3::DropListPtr all = cache_->drop(*db_, ids);
+  std::set<std::int64_t> hidden;
+  if (person_id_ > 0) {
+    SQLite::Statement q(*db_, "SELECT archive_id FROM pop3_hidden WHERE person_id = ?");
+    q.bind(1, person_id_);
+    while (q.executeStep()) hidden.insert(q.getColumn(0).getInt64());
   }
-  return out;
+  if (hidden.empty()) return all;  // the common case: the shared listing as is
+  auto own = std::make_shared<pop3::DropList>();
+  for (auto& m : *all)
+    if (!hidden.count(m.key)) own->push_back(m);
+  return own;
 }
 
 void ArchiveView::remove(const std::vector<std::int64_t>& keys) {
@@ -350,6 +378,107 @@ void ArchiveView::remove(const std::vector<std::int64_t>& keys) {
     q.reset();
   }
   tx.commit();
+}
+
+// --- MailboxCache ---------------------------------------------------------------------------
+
+MailboxCache::Entry& MailboxCache::refresh(SQLite::Database& db, const std::vector<std::int64_t>& list_ids,
+                                           bool inbox) {
+  std::vector<std::int64_t> ids = list_ids;
+  std::sort(ids.begin(), ids.end());
+  std::string key = inbox ? "I" : "L";
+  std::string in;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    key += std::to_string(ids[i]) + ",";
+    in += i ? ",?" : "?";
+  }
+  Entry& e = entries_[key];
+  stats_.entries = entries_.size();
+  if (ids.empty()) {
+    if (!e.list) e.list = std::make_shared<const imap::MessageList>();
+    return e;
+  }
+  auto bind_ids = [&](SQLite::Statement& q, int first) {
+    for (std::size_t i = 0; i < ids.size(); ++i) q.bind(first + static_cast<int>(i), ids[i]);
+  };
+  // One read transaction: the checks and the rows come from the same database state.
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::DEFERRED);
+  std::int64_t top = db.execAndGet("SELECT coalesce(max(uid), 0) FROM archive_imap").getInt64();
+  SQLite::Statement c(db, "SELECT count(*) FROM archive WHERE list_id IN (" + in + ")");
+  bind_ids(c, 1);
+  c.executeStep();
+  std::int64_t count = c.getColumn(0).getInt64();
+  if (e.list && top == e.top && count == e.count) {
+    ++stats_.hits;
+    return e;
+  }
+  const std::string uidcol = inbox ? "i.uid" : "a.uid";
+  const std::string select = "SELECT a.id, " + uidcol +
+                             ", i.vsize, a.received, a.date FROM archive_imap i JOIN archive a ON a.id = i.archive_id ";
+  auto row = [&](SQLite::Statement& q) {
+    imap::MessageMeta m;
+    m.key = q.getColumn(0).getInt64();
+    m.uid = static_cast<std::uint32_t>(q.getColumn(1).getInt64());
+    m.size = static_cast<std::uint64_t>(q.getColumn(2).getInt64());
+    m.internaldate = q.getColumn(3).getInt64();
+    m.sent = q.getColumn(4).getInt64();
+    return m;
+  };
+  // Posts only added since (the usual case): copy the old list and append the new rows.
+  if (e.list && top > e.top && count > e.count) {
+    SQLite::Statement q(db, select + "WHERE i.uid > ? AND a.list_id IN (" + in + ") ORDER BY " + uidcol);
+    q.bind(1, e.top);
+    bind_ids(q, 2);
+    std::vector<imap::MessageMeta> added;
+    while (q.executeStep()) added.push_back(row(q));
+    std::uint32_t last = e.list->empty() ? 0 : e.list->back().uid;
+    if (static_cast<std::int64_t>(added.size()) == count - e.count && (added.empty() || added.front().uid > last)) {
+      auto next = std::make_shared<imap::MessageList>();
+      next->reserve(e.list->size() + added.size());
+      next->insert(next->end(), e.list->begin(), e.list->end());
+      next->insert(next->end(), added.begin(), added.end());
+      e.list = std::move(next);
+      e.drop.reset();
+      e.count = count;
+      e.top = top;
+      ++stats_.appends;
+      return e;
+    }
+  }
+  // Anything else (first use, posts removed, an older post indexed late): read it all.
+  SQLite::Statement q(db, select + "WHERE a.list_id IN (" + in + ") ORDER BY " + uidcol);
+  bind_ids(q, 1);
+  auto next = std::make_shared<imap::MessageList>();
+  while (q.executeStep()) next->push_back(row(q));
+  next->shrink_to_fit();
+  e.list = std::move(next);
+  e.drop.reset();
+  e.count = count;
+  e.top = top;
+  ++stats_.builds;
+  return e;
+}
+
+imap::MessageListPtr MailboxCache::get(SQLite::Database& db, const std::vector<std::int64_t>& list_ids, bool inbox) {
+  std::lock_guard lock(mu_);
+  return refresh(db, list_ids, inbox).list;
+}
+
+pop3::DropListPtr MailboxCache::drop(SQLite::Database& db, const std::vector<std::int64_t>& list_ids) {
+  std::lock_guard lock(mu_);
+  Entry& e = refresh(db, list_ids, true);
+  if (!e.drop) {
+    auto d = std::make_shared<pop3::DropList>();
+    d->reserve(e.list->size());
+    for (auto& m : *e.list) d->push_back({m.key, m.size, "listd-" + std::to_string(m.key)});
+    e.drop = std::move(d);
+  }
+  return e.drop;
+}
+
+MailboxCache::Stats MailboxCache::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
 }
 
 }  // namespace listd

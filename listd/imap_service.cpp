@@ -14,8 +14,10 @@ namespace {
 
 class ImapAdapter : public ProtocolSession {
  public:
-  ImapAdapter(const Config& cfg, const SessionFlags& f)
-      : view_(cfg.db_path(), cfg.archive_dir()),
+  ImapAdapter(const Config& cfg, const SessionFlags& f, std::shared_ptr<MailboxCache> cache,
+              std::shared_ptr<AuthCache> auth)
+      : auth_(std::move(auth)),
+        view_(cfg.db_path(), cfg.archive_dir(), std::move(cache), auth_.get()),
         session_(view_, imap::SessionOptions{f.tls_available, f.tls_active, f.plaintext_allowed, cfg.hostname, {}}) {}
   std::string greeting() override { return session_.greeting(); }
   std::string input(std::string_view b) override { return session_.input(b); }
@@ -24,6 +26,8 @@ class ImapAdapter : public ProtocolSession {
   bool want_tls() const override { return session_.want_starttls(); }
   void tls_started() override { session_.tls_started(); }
   unsigned delay_ms() override { return session_.delay_ms(); }
+  bool login_pending() const override { return session_.login_pending(); }
+  std::string verify() override { return session_.verify(); }
   bool more() const override { return session_.more(); }
   std::string resume() override { return session_.resume(); }
   bool idling() const override { return session_.idling(); }
@@ -31,6 +35,7 @@ class ImapAdapter : public ProtocolSession {
   std::string failure() override { return "* BYE internal error, try again later\r\n"; }
 
  private:
+  std::shared_ptr<AuthCache> auth_;  // outlives view_
   ArchiveView view_;
   imap::Session session_;
 };
@@ -42,7 +47,10 @@ std::unique_ptr<Service> make_imap_service(ServiceContext& ctx) {
   NetServiceOptions o{};
   o.name = "imap";
   o.listener = &cfg.imap;
-  o.make_session = [&cfg](const SessionFlags& f) { return std::make_unique<ImapAdapter>(cfg, f); };
+  o.runtime = archive_runtime(ctx);  // one pool, login queue and caches for IMAP and POP3
+  o.make_session = [&cfg, cache = o.runtime->mailboxes, auth = o.runtime->auth](const SessionFlags& f) {
+    return std::make_unique<ImapAdapter>(cfg, f, cache, auth);
+  };
   // Posts archived before archive access existed get their IMAP facts and FTS rows now.
   o.on_start = [&cfg] {
     auto db = db_open(cfg.db_path(), true);

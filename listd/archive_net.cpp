@@ -332,7 +332,8 @@ ArchiveRuntime::ArchiveRuntime(const Config& cfg)
     : pool(cfg.archive.workers),
       max_logins(cfg.archive.max_logins),
       auth(std::make_shared<AuthCache>(cfg.archive.auth_cache_ttl)),
-      mailboxes(std::make_shared<MailboxCache>()) {}
+      mailboxes(std::make_shared<MailboxCache>()),
+      connections(std::make_shared<ConnectionPool>(cfg.db_path(), cfg.archive.workers + 2)) {}
 
 ArchiveRuntime::~ArchiveRuntime() {
   pool.join();

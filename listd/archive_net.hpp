@@ -24,6 +24,7 @@
 namespace listd {
 
 class AuthCache;
+class ConnectionPool;
 class MailboxCache;
 
 // ArchiveRuntime - what the IMAP and POP3 services of one daemon share. The pool is joined
@@ -37,6 +38,7 @@ struct ArchiveRuntime {
   std::deque<std::function<void()>> waiting;
   std::shared_ptr<AuthCache> auth;
   std::shared_ptr<MailboxCache> mailboxes;
+  std::shared_ptr<ConnectionPool> connections;  // SQLite connections lent to sessions per step
 };
 
 // archive_runtime - the runtime of ctx's daemon (made by the first service that asks).

@@ -49,15 +49,52 @@ void sql_fold(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
 
 }  // namespace
 
+ConnectionPool::ConnectionPool(std::filesystem::path db_path, std::size_t keep)
+    : db_path_(std::move(db_path)), keep_(keep) {}
+
+ConnectionPool::~ConnectionPool() = default;
+
+ConnectionPool::Lease ConnectionPool::get() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      auto db = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(db));
+    }
+  }
+  auto db = db_open(db_path_, false);
+  int rc = sqlite3_create_function_v2(db->getHandle(), "fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, sql_fold,
+                                      nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) throw SQLite::Exception(db->getHandle(), rc);
+  std::lock_guard lock(mu_);
+  ++opened_;
+  return Lease(this, std::move(db));
+}
+
+void ConnectionPool::put(std::unique_ptr<SQLite::Database> db) {
+  if (!db) return;
+  std::lock_guard lock(mu_);
+  if (idle_.size() < keep_ && db->getHandle() && sqlite3_get_autocommit(db->getHandle()))
+    idle_.push_back(std::move(db));  // else closed here (outside a transaction only is kept)
+}
+
+std::size_t ConnectionPool::opened() const {
+  std::lock_guard lock(mu_);
+  return opened_;
+}
+
+ConnectionPool::Lease::~Lease() {
+  if (pool_) pool_->put(std::move(db_));
+}
+
 ArchiveView::ArchiveView(const std::filesystem::path& db_path, const std::filesystem::path& archive_dir,
-                         std::shared_ptr<MailboxCache> cache, AuthCache* auth)
-    : db_(db_open(db_path, false)),
+                         std::shared_ptr<MailboxCache> cache, AuthCache* auth, std::shared_ptr<ConnectionPool> conns)
+    : conns_(conns ? std::move(conns) : std::make_shared<ConnectionPool>(db_path, 1)),
       archive_dir_(archive_dir),
       cache_(cache ? std::move(cache) : std::make_shared<MailboxCache>()),
       auth_(auth) {
-  int rc = sqlite3_create_function_v2(db_->getHandle(), "fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-                                      sql_fold, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) throw SQLite::Exception(db_->getHandle(), rc);
+  conns_->get();  // open (and migrate) now: a bad database shows at connect, not at the first command
 }
 
 ArchiveView::~ArchiveView() = default;
@@ -74,8 +111,10 @@ pop3::Maildrop::LoginStep ArchiveView::start_login(const std::string& user, cons
 }
 
 imap::Backend::LoginStep ArchiveView::begin_login(const std::string& user_in, const std::string& password) {
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
   std::string user = lower(user_in);
-  Store store(*db_);
+  Store store(db);
   lists_.clear();
   pending_.reset();
   if (user == "anonymous") {
@@ -88,9 +127,9 @@ imap::Backend::LoginStep ArchiveView::begin_login(const std::string& user_in, co
   PendingLogin p;
   {
     SQLite::Statement q(
-        *db_, user.find('@') != std::string::npos
-                  ? "SELECT id, email, password_hash FROM people WHERE email = ?"
-                  : "SELECT id, email, password_hash FROM people WHERE substr(email, 1, instr(email, '@') - 1) = ?");
+        db, user.find('@') != std::string::npos
+                ? "SELECT id, email, password_hash FROM people WHERE email = ?"
+                : "SELECT id, email, password_hash FROM people WHERE substr(email, 1, instr(email, '@') - 1) = ?");
     q.bind(1, user);
     int n = 0;
     while (q.executeStep()) {
@@ -103,7 +142,7 @@ imap::Backend::LoginStep ArchiveView::begin_login(const std::string& user_in, co
   if (p.id < 0 || p.hash.empty()) {
     p.id = -1;  // spend the same work as a real check so timing does not reveal who exists
   } else if (auth_ && auth_->check(p.email, password, p.hash)) {
-    logged_in(p.id, p.email);
+    logged_in(db, p.id, p.email);
     return imap::Backend::LoginStep::ok;
   }
   p.password = password;
@@ -126,15 +165,18 @@ bool ArchiveView::finish_login() {
     ok = true;
   }
   std::fill(p.password.begin(), p.password.end(), '\0');
-  if (ok) logged_in(p.id, p.email);
+  if (ok) {
+    auto lease = conns_->get();
+    logged_in(*lease, p.id, p.email);
+  }
   return ok;
 }
 
-void ArchiveView::logged_in(std::int64_t id, const std::string& email) {
+void ArchiveView::logged_in(SQLite::Database& db, std::int64_t id, const std::string& email) {
   person_id_ = id;
   email_ = email;
   SQLite::Statement q(
-      *db_,
+      db,
       "SELECT DISTINCT l.id, l.name || '@' || d.name FROM memberships m JOIN lists l ON l.id = m.list_id "
       "JOIN domains d ON d.id = l.domain_id WHERE m.person_id = ?");
   q.bind(1, id);
@@ -161,17 +203,17 @@ std::string ArchiveView::list_clause(const std::string& mailbox, std::vector<std
   return in + ")";
 }
 
-std::uint32_t ArchiveView::inbox_uidvalidity() {
+std::uint32_t ArchiveView::inbox_uidvalidity(SQLite::Database& db) {
   std::string key;
   std::vector<std::int64_t> sorted;
   for (auto& [n, id] : lists_) sorted.push_back(id);
   std::sort(sorted.begin(), sorted.end());
   for (auto id : sorted) key += std::to_string(id) + ",";
-  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
   std::int64_t validity = 0;
   std::string stored;
   {
-    SQLite::Statement q(*db_, "SELECT lists, uidvalidity FROM imap_inbox WHERE person_id = ?");
+    SQLite::Statement q(db, "SELECT lists, uidvalidity FROM imap_inbox WHERE person_id = ?");
     q.bind(1, person_id_);
     if (q.executeStep()) {
       stored = q.getColumn(0).getString();
@@ -181,7 +223,7 @@ std::uint32_t ArchiveView::inbox_uidvalidity() {
   if (validity == 0 || stored != key) {
     std::int64_t now = now_unix() & 0x7fffffff;
     validity = std::max(now, validity + 1);
-    SQLite::Statement u(*db_, "INSERT OR REPLACE INTO imap_inbox(person_id, lists, uidvalidity) VALUES (?,?,?)");
+    SQLite::Statement u(db, "INSERT OR REPLACE INTO imap_inbox(person_id, lists, uidvalidity) VALUES (?,?,?)");
     u.bind(1, person_id_);
     u.bind(2, key);
     u.bind(3, validity);
@@ -192,24 +234,30 @@ std::uint32_t ArchiveView::inbox_uidvalidity() {
 }
 
 bool ArchiveView::open(const std::string& mailbox, std::uint32_t& uidvalidity, imap::MessageListPtr& out) {
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
   if (mailbox != "INBOX") {
     auto it = lists_.find(lower(mailbox));
     if (it == lists_.end()) return false;
-    SQLite::Statement q(*db_, "SELECT uidvalidity FROM lists WHERE id = ?");
+    SQLite::Statement q(db, "SELECT uidvalidity FROM lists WHERE id = ?");
     q.bind(1, it->second);
     if (!q.executeStep()) return false;
     uidvalidity = static_cast<std::uint32_t>(q.getColumn(0).getInt64());
   } else {
-    uidvalidity = inbox_uidvalidity();
+    uidvalidity = inbox_uidvalidity(db);
   }
-  out = current(mailbox);
+  std::vector<std::int64_t> ids;
+  list_clause(mailbox, ids);
+  out = cache_->get(db, ids, mailbox == "INBOX");
   return out != nullptr;
 }
 
 imap::MessageListPtr ArchiveView::current(const std::string& mailbox) {
   std::vector<std::int64_t> ids;
   if (list_clause(mailbox, ids).empty()) return nullptr;  // not a mailbox of this user
-  return cache_->get(*db_, ids, mailbox == "INBOX");
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
+  return cache_->get(db, ids, mailbox == "INBOX");
 }
 
 std::vector<std::int64_t> ArchiveView::seen_keys(const std::string& mailbox, std::uint32_t after_uid) {
@@ -223,8 +271,10 @@ std::vector<std::int64_t> ArchiveView::seen_keys(const std::string& mailbox, std
         if (m.uid > after_uid && anon_seen_.count(m.key)) out.push_back(m.key);
     return out;
   }
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
   std::string uidcol = mailbox == "INBOX" ? "i.uid" : "a.uid";
-  SQLite::Statement q(*db_,
+  SQLite::Statement q(db,
                       "SELECT a.id FROM archive_seen s JOIN archive a ON a.id = s.archive_id "
                       "JOIN archive_imap i ON i.archive_id = a.id WHERE s.person_id = ? AND " +
                           in + " AND " + uidcol + " > ?");
@@ -237,7 +287,9 @@ std::vector<std::int64_t> ArchiveView::seen_keys(const std::string& mailbox, std
 }
 
 std::optional<std::string> ArchiveView::message(std::int64_t key) {
-  SQLite::Statement q(*db_, "SELECT path FROM archive WHERE id = ?");
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
+  SQLite::Statement q(db, "SELECT path FROM archive WHERE id = ?");
   q.bind(1, key);
   if (!q.executeStep()) return std::nullopt;
   try {
@@ -250,10 +302,12 @@ std::optional<std::string> ArchiveView::message(std::int64_t key) {
 std::vector<imap::MessageFacts> ArchiveView::facts(const std::vector<std::int64_t>& keys) {
   std::vector<imap::MessageFacts> out(keys.size());
   if (keys.empty()) return out;
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
   std::string in;
   for (std::size_t i = 0; i < keys.size(); ++i) in += (i ? ",?" : "?");
   SQLite::Statement q(
-      *db_, "SELECT archive_id, envelope, body, bodystructure FROM archive_imap WHERE archive_id IN (" + in + ")");
+      db, "SELECT archive_id, envelope, body, bodystructure FROM archive_imap WHERE archive_id IN (" + in + ")");
   for (std::size_t i = 0; i < keys.size(); ++i) q.bind(static_cast<int>(i + 1), keys[i]);
   std::map<std::int64_t, imap::MessageFacts> byid;
   while (q.executeStep())
@@ -270,6 +324,8 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
   std::string in = list_clause(mailbox, ids);
   std::vector<std::int64_t> out;
   if (in.empty() || ids.empty()) return out;
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
   const char* column = nullptr;
   switch (field) {
     case imap::SearchField::from: column = "sender"; break;
@@ -283,7 +339,7 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
       // Rare: read the headers of the mailbox's messages (bounded by the mailbox size). The
       // value is compared decoded (RFC 2047) and case-folded, like the indexed fields.
       std::string h = lower(header), v = fold_case(value);
-      SQLite::Statement q(*db_, "SELECT a.id, a.path FROM archive a WHERE " + in);
+      SQLite::Statement q(db, "SELECT a.id, a.path FROM archive a WHERE " + in);
       for (std::size_t i = 0; i < ids.size(); ++i) q.bind(static_cast<int>(i + 1), ids[i]);
       while (q.executeStep()) {
         std::string raw;
@@ -302,7 +358,7 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
     }
   }
   if (value.empty()) {  // every message matches an empty substring
-    SQLite::Statement q(*db_, "SELECT a.id FROM archive a WHERE " + in);
+    SQLite::Statement q(db, "SELECT a.id FROM archive a WHERE " + in);
     for (std::size_t i = 0; i < ids.size(); ++i) q.bind(static_cast<int>(i + 1), ids[i]);
     while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
     return out;
@@ -325,7 +381,7 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
           "), ?) > 0 AND " + in;
     arg = fold_case(value);
   }
-  SQLite::Statement q(*db_, sql);
+  SQLite::Statement q(db, sql);
   q.bind(1, arg);
   for (std::size_t i = 0; i < ids.size(); ++i) q.bind(static_cast<int>(i + 2), ids[i]);
   while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
@@ -333,13 +389,15 @@ std::vector<std::int64_t> ArchiveView::search(const std::string& mailbox, imap::
 }
 
 void ArchiveView::set_seen(const std::vector<std::int64_t>& keys, bool seen) {
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
   if (person_id_ == 0) {
     for (auto k : keys) seen ? (void)anon_seen_.insert(k) : (void)anon_seen_.erase(k);
     return;
   }
-  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(*db_, seen ? "INSERT OR IGNORE INTO archive_seen(person_id, archive_id) VALUES (?, ?)"
-                                 : "DELETE FROM archive_seen WHERE person_id = ? AND archive_id = ?");
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db, seen ? "INSERT OR IGNORE INTO archive_seen(person_id, archive_id) VALUES (?, ?)"
+                               : "DELETE FROM archive_seen WHERE person_id = ? AND archive_id = ?");
   for (auto k : keys) {
     q.bind(1, person_id_);
     q.bind(2, k);
@@ -353,10 +411,12 @@ pop3::DropListPtr ArchiveView::list() {
   std::vector<std::int64_t> ids;
   list_clause("INBOX", ids);
   if (ids.empty()) return std::make_shared<const pop3::DropList>();
-  pop3::DropListPtr all = cache_->drop(*db_, ids);
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
+  pop3::DropListPtr all = cache_->drop(db, ids);
   std::set<std::int64_t> hidden;
   if (person_id_ > 0) {
-    SQLite::Statement q(*db_, "SELECT archive_id FROM pop3_hidden WHERE person_id = ?");
+    SQLite::Statement q(db, "SELECT archive_id FROM pop3_hidden WHERE person_id = ?");
     q.bind(1, person_id_);
     while (q.executeStep()) hidden.insert(q.getColumn(0).getInt64());
   }
@@ -368,9 +428,11 @@ pop3::DropListPtr ArchiveView::list() {
 }
 
 void ArchiveView::remove(const std::vector<std::int64_t>& keys) {
+  auto lease = conns_->get();
+  SQLite::Database& db = *lease;
   if (person_id_ <= 0) return;  // anonymous: deletions last for the session only
-  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement q(*db_, "INSERT OR IGNORE INTO pop3_hidden(person_id, archive_id) VALUES (?, ?)");
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db, "INSERT OR IGNORE INTO pop3_hidden(person_id, archive_id) VALUES (?, ?)");
   for (auto k : keys) {
     q.bind(1, person_id_);
     q.bind(2, k);

@@ -33,6 +33,38 @@ namespace listd {
 
 class AuthCache;
 
+// ConnectionPool - SQLite connections lent to ArchiveViews for one call at a time, so a session
+// holds none between commands (each connection has its own page cache, up to ~2 MiB): the
+// number open follows the pool threads, not the session count. Thread-safe; at most `keep`
+// idle connections are kept, extra ones are closed when given back.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(std::filesystem::path db_path, std::size_t keep = 4);
+  ~ConnectionPool();
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, std::unique_ptr<SQLite::Database> db) : pool_(pool), db_(std::move(db)) {}
+    Lease(Lease&& o) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    SQLite::Database& operator*() { return *db_; }
+
+   private:
+    ConnectionPool* pool_;
+    std::unique_ptr<SQLite::Database> db_;
+  };
+  Lease get();
+  std::size_t opened() const;  // connections opened so far (tests)
+
+ private:
+  void put(std::unique_ptr<SQLite::Database> db);
+  std::filesystem::path db_path_;
+  std::size_t keep_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<SQLite::Database>> idle_;
+  std::size_t opened_ = 0;
+};
+
 // MailboxCache - shared, immutable message lists per mailbox (thread-safe).
 class MailboxCache {
  public:
@@ -62,8 +94,10 @@ class MailboxCache {
 class ArchiveView : public imap::Backend, public pop3::Maildrop {
  public:
   // cache: shared with other views (null: a private one); auth: the login cache (null: none).
+  // conns: the connections to borrow (null: a private pool of one).
   ArchiveView(const std::filesystem::path& db_path, const std::filesystem::path& archive_dir,
-              std::shared_ptr<MailboxCache> cache = nullptr, AuthCache* auth = nullptr);
+              std::shared_ptr<MailboxCache> cache = nullptr, AuthCache* auth = nullptr,
+              std::shared_ptr<ConnectionPool> conns = nullptr);
   ~ArchiveView() override;
 
   bool login(const std::string& user, const std::string& password) override;  // both halves at once
@@ -87,14 +121,14 @@ class ArchiveView : public imap::Backend, public pop3::Maildrop {
 
  private:
   std::string list_clause(const std::string& mailbox, std::vector<std::int64_t>& ids);
-  std::uint32_t inbox_uidvalidity();
-  void logged_in(std::int64_t id, const std::string& email);
+  std::uint32_t inbox_uidvalidity(SQLite::Database& db);
+  void logged_in(SQLite::Database& db, std::int64_t id, const std::string& email);
 
   struct PendingLogin {
     std::int64_t id = -1;  // -1: unknown user (a dummy check is still spent)
     std::string email, hash, password;
   };
-  std::unique_ptr<SQLite::Database> db_;
+  std::shared_ptr<ConnectionPool> conns_;
   std::filesystem::path archive_dir_;
   std::shared_ptr<MailboxCache> cache_;
   AuthCache* auth_ = nullptr;

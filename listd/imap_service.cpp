@@ -14,10 +14,9 @@ namespace {
 
 class ImapAdapter : public ProtocolSession {
  public:
-  ImapAdapter(const Config& cfg, const SessionFlags& f, std::shared_ptr<MailboxCache> cache,
-              std::shared_ptr<AuthCache> auth)
-      : auth_(std::move(auth)),
-        view_(cfg.db_path(), cfg.archive_dir(), std::move(cache), auth_.get()),
+  ImapAdapter(const Config& cfg, const SessionFlags& f, const ArchiveRuntime& rt)
+      : auth_(rt.auth),
+        view_(cfg.db_path(), cfg.archive_dir(), rt.mailboxes, auth_.get(), rt.connections),
         session_(view_, imap::SessionOptions{f.tls_available, f.tls_active, f.plaintext_allowed, cfg.hostname, {}}) {}
   std::string greeting() override { return session_.greeting(); }
   std::string input(std::string_view b) override { return session_.input(b); }
@@ -48,8 +47,8 @@ std::unique_ptr<Service> make_imap_service(ServiceContext& ctx) {
   o.name = "imap";
   o.listener = &cfg.imap;
   o.runtime = archive_runtime(ctx);  // one pool, login queue and caches for IMAP and POP3
-  o.make_session = [&cfg, cache = o.runtime->mailboxes, auth = o.runtime->auth](const SessionFlags& f) {
-    return std::make_unique<ImapAdapter>(cfg, f, cache, auth);
+  o.make_session = [&cfg, rt = o.runtime.get()](const SessionFlags& f) {
+    return std::make_unique<ImapAdapter>(cfg, f, *rt);  // on the pool: rt outlives it (see ArchiveRuntime)
   };
   // Posts archived before archive access existed get their IMAP facts and FTS rows now.
   o.on_start = [&cfg] {

@@ -11,10 +11,9 @@ namespace {
 
 class Pop3Adapter : public ProtocolSession {
  public:
-  Pop3Adapter(const Config& cfg, const SessionFlags& f, std::shared_ptr<MailboxCache> cache,
-              std::shared_ptr<AuthCache> auth)
-      : auth_(std::move(auth)),
-        view_(cfg.db_path(), cfg.archive_dir(), std::move(cache), auth_.get()),
+  Pop3Adapter(const Config& cfg, const SessionFlags& f, const ArchiveRuntime& rt)
+      : auth_(rt.auth),
+        view_(cfg.db_path(), cfg.archive_dir(), rt.mailboxes, auth_.get(), rt.connections),
         session_(view_, pop3::SessionOptions{f.tls_available, f.tls_active, f.plaintext_allowed, cfg.hostname, {}}) {}
   std::string greeting() override { return session_.greeting(); }
   std::string input(std::string_view b) override { return session_.input(b); }
@@ -41,8 +40,8 @@ std::unique_ptr<Service> make_pop3_service(ServiceContext& ctx) {
   o.name = "pop3";
   o.listener = &cfg.pop3;
   o.runtime = archive_runtime(ctx);  // one pool, login queue and caches for IMAP and POP3
-  o.make_session = [&cfg, cache = o.runtime->mailboxes, auth = o.runtime->auth](const SessionFlags& f) {
-    return std::make_unique<Pop3Adapter>(cfg, f, cache, auth);
+  o.make_session = [&cfg, rt = o.runtime.get()](const SessionFlags& f) {
+    return std::make_unique<Pop3Adapter>(cfg, f, *rt);  // on the pool: rt outlives it (see ArchiveRuntime)
   };
   o.idle_timeout_s = 10 * 60;  // RFC 1939 §3: at least 10 minutes
   return make_net_service(ctx, std::move(o));

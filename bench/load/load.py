@@ -300,6 +300,7 @@ def main():
             f.write(conf.replace("[smtp]\n", "[smtp]\nmax_connections = %d\nmax_connections_per_ip = %d\n"
                                  % (limit, limit), 1))
         l.start()
+        load_start = os.getloadavg()[0]
         stats, acked, rss, elapsed, web = asyncio.run(load(a, l, a.posts))
         # Every post answered 250 must reach the archive once the daemon has processed its spool.
         deadline = time.monotonic() + a.drain
@@ -319,7 +320,8 @@ def main():
             hwm = [int(x.split()[1]) for x in f if x.startswith("VmHWM:")][0]
         load1 = os.getloadavg()[0]
         print("\nmixed load: %.0f s, archive of %d posts, %d SMTP / %d IMAP / %d POP3 clients, wrk -c%d; "
-              "load average at the end %.1f" % (elapsed, a.posts, a.smtp, a.imap, a.pop3, a.wrk_connections, load1))
+              "load average at the start %.1f, at the end %.1f"
+              % (elapsed, a.posts, a.smtp, a.imap, a.pop3, a.wrk_connections, load_start, load1))
         print("%-26s %10s %8s %9s %9s" % ("operation", "ops/s", "errors", "p50 ms", "p99 ms"))
         for kind in sorted(stats.lat):
             v = stats.lat[kind]

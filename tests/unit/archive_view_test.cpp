@@ -326,14 +326,15 @@ TEST(ArchiveView, SessionsShareOneListAndSeeNewPosts) {
   EXPECT_EQ(ana.current("INBOX")->size(), 0u);
 }
 
-// Two IMAP sessions over two connections: one list in memory, and NOOP announces a new post
-// to each with its own sequence numbers and \Seen.
+// Two IMAP sessions: one list in memory, one SQLite connection lent to both in turn, and NOOP
+// announces a new post to each with its own sequence numbers and \Seen.
 TEST(ArchiveView, ImapSessionsShareTheListAndHearOfNewPosts) {
   Fixture f;
   f.post(f.a, "Subject: uno\n\nuno\n");
   f.post(f.a, "Subject: dos\n\ndos\n");
   auto cache = std::make_shared<MailboxCache>();
-  ArchiveView va(f.db_path, f.archive, cache), vb(f.db_path, f.archive, cache);
+  auto conns = std::make_shared<ConnectionPool>(f.db_path, 2);
+  ArchiveView va(f.db_path, f.archive, cache, nullptr, conns), vb(f.db_path, f.archive, cache, nullptr, conns);
   imap::SessionOptions o;
   o.plaintext_allowed = true;
   imap::Session a(va, o), b(vb, o);
@@ -357,6 +358,8 @@ TEST(ArchiveView, ImapSessionsShareTheListAndHearOfNewPosts) {
   EXPECT_EQ(run(b, "5 SEARCH UNSEEN\r\n"), "* SEARCH 1 2 3\r\n5 OK SEARCH completed\r\n");
   EXPECT_EQ(va.current("INBOX").get(), vb.current("INBOX").get());
   EXPECT_EQ(cache->stats().appends, 1u);
+  // Sessions borrow a connection per call: two sessions used in turn needed only one.
+  EXPECT_EQ(conns->opened(), 1u);
 }
 
 // The login cache: a success is remembered (keyed by the stored hash), a changed password

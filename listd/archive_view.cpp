@@ -454,6 +454,13 @@ MailboxCache::Entry& MailboxCache::refresh(SQLite::Database& db, const std::vect
     key += std::to_string(ids[i]) + ",";
     in += i ? ",?" : "?";
   }
+  if (entries_.size() >= kMaxIdleEntries && !entries_.count(key)) {
+    // Forget lists no session holds any more (a list set nobody has open).
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      bool idle = it->second.list.use_count() <= 1 && it->second.drop.use_count() <= 1;
+      it = idle ? entries_.erase(it) : ++it;
+    }
+  }
   Entry& e = entries_[key];
   stats_.entries = entries_.size();
   if (ids.empty()) {

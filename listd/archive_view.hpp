@@ -86,6 +86,7 @@ class MailboxCache {
     std::int64_t top = 0;     // max(archive_imap.uid) then
   };
   Entry& refresh(SQLite::Database& db, const std::vector<std::int64_t>& list_ids, bool inbox);
+  static constexpr std::size_t kMaxIdleEntries = 64;  // past this, unused lists are dropped
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
   Stats stats_;

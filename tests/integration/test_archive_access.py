@@ -405,8 +405,8 @@ class ArchiveAccess(unittest.TestCase):
         # others wait in a queue; 14 clients at once, IMAP and POP3 mixed, all get their answer,
         # the right passwords in and the wrong ones out.
         import concurrent.futures
-        jobs = ([(self.imap_login, "ana", "contraseña-ana", True)] * 6 + [(self.pop_login, "bob", "bob-secret", True)] * 6
-                + [(self.imap_login, "ana", "wrong", False), (self.pop_login, "bob", "wrong", False)])
+        jobs = ([(self.imap_login, "bob", "bob-secret", True)] * 6 + [(self.pop_login, "ana", "contraseña-ana", True)] * 6
+                + [(self.imap_login, "bob", "wrong", False), (self.pop_login, "ana", "wrong", False)])
         with concurrent.futures.ThreadPoolExecutor(len(jobs)) as ex:
             futures = [ex.submit(fn, user, pw) for fn, user, pw, _ in jobs]
             got = [f.result(timeout=120) for f in futures]

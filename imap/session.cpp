@@ -301,6 +301,27 @@ struct Session::FetchJob {
   bool needs_facts = false, needs_raw = false, sets_seen = false;
 };
 
+void MessageList::push_back(const MessageMeta& m) {
+  if (size_ % kChunk == 0) {
+    chunks_.push_back(std::make_shared<std::vector<MessageMeta>>());
+    chunks_.back()->reserve(kChunk);
+  }
+  chunks_.back()->push_back(m);
+  ++size_;
+}
+
+MessageList MessageList::appended(const std::vector<MessageMeta>& more) const {
+  MessageList next = *this;  // shares every chunk
+  if (next.size_ % kChunk != 0) {
+    // The last chunk is partial: the new version writes into its own copy of it.
+    auto own = std::make_shared<std::vector<MessageMeta>>(*next.chunks_.back());
+    own->reserve(kChunk);
+    next.chunks_.back() = std::move(own);
+  }
+  for (auto& m : more) next.push_back(m);
+  return next;
+}
+
 Session::Session(Backend& backend, SessionOptions options)
     : backend_(backend), options_(std::move(options)), parser_(options_.limits.parser) {
   tls_active_ = options_.tls_active;

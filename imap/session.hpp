@@ -13,7 +13,9 @@
 // Limits are SessionLimits fields; breaking one gives BAD/NO, or BYE and close.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,9 +33,59 @@ struct MessageMeta {
   std::int64_t sent = 0;          // Date: header as unix time (0 = unknown)
 };
 
-// MessageList - a mailbox's messages in ascending UID order. Never changed once built, so one
+// MessageList - a mailbox's messages in ascending UID order. Never changed once shared, so one
 // list may serve every session that has the mailbox open (listd: listd/archive_view.hpp).
-using MessageList = std::vector<MessageMeta>;
+// Stored in chunks of kChunk entries: appended() makes the next version sharing every full
+// chunk with this one, so sessions that still hold older versions cost little.
+class MessageList {
+ public:
+  static constexpr std::size_t kChunk = 1024;
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const MessageMeta& operator[](std::size_t i) const { return (*chunks_[i / kChunk])[i % kChunk]; }
+  const MessageMeta& back() const { return (*this)[size_ - 1]; }
+  // push_back - while building, before the list is shared.
+  void push_back(const MessageMeta& m);
+  // appended - a new list: this one's entries then `more`; full chunks are shared, not copied.
+  MessageList appended(const std::vector<MessageMeta>& more) const;
+  std::size_t chunks() const { return chunks_.size(); }
+  bool shares_chunk_with(const MessageList& o, std::size_t chunk) const {
+    return chunk < chunks_.size() && chunk < o.chunks_.size() && chunks_[chunk] == o.chunks_[chunk];
+  }
+
+  class const_iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = MessageMeta;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const MessageMeta*;
+    using reference = const MessageMeta&;
+    const_iterator(const MessageList* l, std::size_t i) : l_(l), i_(i) {}
+    reference operator*() const { return (*l_)[i_]; }
+    pointer operator->() const { return &(*l_)[i_]; }
+    const_iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    const_iterator operator++(int) {
+      auto t = *this;
+      ++i_;
+      return t;
+    }
+    bool operator==(const const_iterator& o) const { return i_ == o.i_; }
+    bool operator!=(const const_iterator& o) const { return i_ != o.i_; }
+
+   private:
+    const MessageList* l_;
+    std::size_t i_;
+  };
+  const_iterator begin() const { return {this, 0}; }
+  const_iterator end() const { return {this, size_}; }
+
+ private:
+  std::vector<std::shared_ptr<std::vector<MessageMeta>>> chunks_;  // full ones are never written
+  std::size_t size_ = 0;
+};
 using MessageListPtr = std::shared_ptr<const MessageList>;
 
 // Precomputed per message (listd keeps them in the index so FETCH ENVELOPE never opens files).

@@ -427,6 +427,10 @@ pop3::DropListPtr ArchiveView::list() {
   return own;
 }
 
+std::string ArchiveView::uidl(std::int64_t key) {
+  return "listd-" + std::to_string(key);
+}
+
 void ArchiveView::remove(const std::vector<std::int64_t>& keys) {
   auto lease = conns_->get();
   SQLite::Database& db = *lease;
@@ -471,13 +475,25 @@ MailboxCache::Entry& MailboxCache::refresh(SQLite::Database& db, const std::vect
     for (std::size_t i = 0; i < ids.size(); ++i) q.bind(first + static_cast<int>(i), ids[i]);
   };
   // One read transaction: the checks and the rows come from the same database state.
+  // Cheap checks each time (the newest archive_imap UID; how many of the lists still exist);
+  // the archive rows are counted (O(posts)) at most every kRecount, to notice posts removed.
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::DEFERRED);
   std::int64_t top = db.execAndGet("SELECT coalesce(max(uid), 0) FROM archive_imap").getInt64();
-  SQLite::Statement c(db, "SELECT count(*) FROM archive WHERE list_id IN (" + in + ")");
-  bind_ids(c, 1);
-  c.executeStep();
-  std::int64_t count = c.getColumn(0).getInt64();
-  if (e.list && top == e.top && count == e.count) {
+  SQLite::Statement l(db, "SELECT count(*) FROM lists WHERE id IN (" + in + ")");
+  bind_ids(l, 1);
+  l.executeStep();
+  std::int64_t lists = l.getColumn(0).getInt64();
+  auto now = std::chrono::steady_clock::now();
+  bool recount = !e.list || lists != e.lists || now - e.counted >= kRecount;
+  std::int64_t count = -1;
+  if (recount) {
+    SQLite::Statement c(db, "SELECT count(*) FROM archive WHERE list_id IN (" + in + ")");
+    bind_ids(c, 1);
+    c.executeStep();
+    count = c.getColumn(0).getInt64();
+  }
+  if (e.list && top == e.top && lists == e.lists && (!recount || count == e.count)) {
+    if (recount) e.counted = now;
     ++stats_.hits;
     return e;
   }
@@ -493,23 +509,21 @@ MailboxCache::Entry& MailboxCache::refresh(SQLite::Database& db, const std::vect
     m.sent = q.getColumn(4).getInt64();
     return m;
   };
-  // Posts only added since (the usual case): copy the old list and append the new rows.
-  if (e.list && top > e.top && count > e.count) {
+  // Posts only added since (the usual case): a new version sharing the old one's full chunks.
+  if (e.list && top > e.top && lists == e.lists) {
     SQLite::Statement q(db, select + "WHERE i.uid > ? AND a.list_id IN (" + in + ") ORDER BY " + uidcol);
     q.bind(1, e.top);
     bind_ids(q, 2);
     std::vector<imap::MessageMeta> added;
     while (q.executeStep()) added.push_back(row(q));
     std::uint32_t last = e.list->empty() ? 0 : e.list->back().uid;
-    if (static_cast<std::int64_t>(added.size()) == count - e.count && (added.empty() || added.front().uid > last)) {
-      auto next = std::make_shared<imap::MessageList>();
-      next->reserve(e.list->size() + added.size());
-      next->insert(next->end(), e.list->begin(), e.list->end());
-      next->insert(next->end(), added.begin(), added.end());
-      e.list = std::move(next);
+    std::int64_t expect = e.count + static_cast<std::int64_t>(added.size());
+    if ((!recount || count == expect) && (added.empty() || added.front().uid > last)) {
+      e.list = std::make_shared<const imap::MessageList>(e.list->appended(added));
       e.drop.reset();
-      e.count = count;
+      e.count = expect;
       e.top = top;
+      if (recount) e.counted = now;
       ++stats_.appends;
       return e;
     }
@@ -519,11 +533,12 @@ MailboxCache::Entry& MailboxCache::refresh(SQLite::Database& db, const std::vect
   bind_ids(q, 1);
   auto next = std::make_shared<imap::MessageList>();
   while (q.executeStep()) next->push_back(row(q));
-  next->shrink_to_fit();
   e.list = std::move(next);
   e.drop.reset();
   e.count = count;
   e.top = top;
+  e.lists = lists;
+  e.counted = now;
   ++stats_.builds;
   return e;
 }
@@ -539,7 +554,7 @@ pop3::DropListPtr MailboxCache::drop(SQLite::Database& db, const std::vector<std
   if (!e.drop) {
     auto d = std::make_shared<pop3::DropList>();
     d->reserve(e.list->size());
-    for (auto& m : *e.list) d->push_back({m.key, m.size, "listd-" + std::to_string(m.key)});
+    for (auto& m : *e.list) d->push_back({m.key, m.size});
     e.drop = std::move(d);
   }
   return e.drop;

@@ -18,6 +18,8 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include <chrono>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -82,11 +84,14 @@ class MailboxCache {
   struct Entry {
     imap::MessageListPtr list;
     pop3::DropListPtr drop;   // built from list on demand
-    std::int64_t count = -1;  // archive rows of these lists when list was made
-    std::int64_t top = 0;     // max(archive_imap.uid) then
+    std::int64_t count = -1;  // archive rows of these lists (as of `counted`, plus posts added since)
+    std::int64_t top = 0;     // max(archive_imap.uid) when the list was last brought up to date
+    std::int64_t lists = 0;   // how many of the lists existed then
+    std::chrono::steady_clock::time_point counted;
   };
   Entry& refresh(SQLite::Database& db, const std::vector<std::int64_t>& list_ids, bool inbox);
-  static constexpr std::size_t kMaxIdleEntries = 64;  // past this, unused lists are dropped
+  static constexpr std::size_t kMaxIdleEntries = 64;   // past this, unused lists are dropped
+  static constexpr std::chrono::seconds kRecount{10};  // posts removed are noticed within this
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
   Stats stats_;
@@ -116,6 +121,7 @@ class ArchiveView : public imap::Backend, public pop3::Maildrop {
   void set_seen(const std::vector<std::int64_t>& keys, bool seen) override;
   // POP3
   pop3::DropListPtr list() override;
+  std::string uidl(std::int64_t key) override;
   void remove(const std::vector<std::int64_t>& keys) override;
 
   const std::string& person() const { return email_; }

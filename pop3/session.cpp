@@ -268,13 +268,14 @@ void Session::line(const std::string& l, std::string& out) {
       std::size_t i = 0;
       const DropMessage* m = msg_arg(args[0], why, &i);
       if (!m) return err(why, out);
-      out += "+OK " + std::to_string(i + 1) + " " + (uidl ? m->uidl : std::to_string(m->size)) + "\r\n";
+      out += "+OK " + std::to_string(i + 1) + " " + (uidl ? drop_.uidl(m->key) : std::to_string(m->size)) + "\r\n";
       return;
     }
     out += "+OK\r\n";
     for (std::size_t i = 0; i < msgs().size(); ++i)
       if (!deleted_[i])
-        out += std::to_string(i + 1) + " " + (uidl ? msgs()[i].uidl : std::to_string(msgs()[i].size)) + "\r\n";
+        out +=
+            std::to_string(i + 1) + " " + (uidl ? drop_.uidl(msgs()[i].key) : std::to_string(msgs()[i].size)) + "\r\n";
     out += ".\r\n";
     return;
   }

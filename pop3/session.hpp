@@ -23,7 +23,6 @@ namespace pop3 {
 struct DropMessage {
   std::int64_t key = 0;
   std::uint64_t size = 0;  // octets with CRLF line ends, before dot-stuffing
-  std::string uidl;        // unique, stable, 1-70 printable characters
 };
 
 using DropList = std::vector<DropMessage>;
@@ -43,6 +42,8 @@ class Maildrop {
   // list - the maildrop at login (messages this person has not deleted before); never null.
   virtual DropListPtr list() = 0;
   virtual std::optional<std::string> message(std::int64_t key) = 0;  // CRLF line ends
+  // uidl - the message's unique id: stable, 1-70 printable characters (RFC 1939 §7).
+  virtual std::string uidl(std::int64_t key) = 0;
   // remove - hide these for this person (UPDATE state, at QUIT).
   virtual void remove(const std::vector<std::int64_t>& keys) = 0;
 };

@@ -128,9 +128,10 @@ class Backend : public imap::Backend, public pop3::Maildrop {
   pop3::DropListPtr list() override {
     auto out = std::make_shared<pop3::DropList>();
     for (auto& m : msgs)
-      if (!hidden.count(m.key)) out->push_back({m.key, m.raw.size(), "u" + std::to_string(m.key)});
+      if (!hidden.count(m.key)) out->push_back({m.key, m.raw.size()});
     return out;
   }
+  std::string uidl(std::int64_t key) override { return "u" + std::to_string(key); }
   void remove(const std::vector<std::int64_t>& keys) override { hidden.insert(keys.begin(), keys.end()); }
 
   std::vector<Msg> msgs;

@@ -1,7 +1,7 @@
 // archive_view.hpp - the read side of the archive for one logged-in person: which lists they
 // may read, the merged INBOX, per-person \Seen and POP3 deletions, FTS5 search.
 //
-// One ArchiveView per IMAP or POP3 connection, with its own SQLite connection; the network
+// One ArchiveView per IMAP or POP3 connection (its SQLite connection borrowed per call); the network
 // layer calls it from the worker pool only, one call at a time. Who may read what:
 // members, moderators and owners read their lists; `anonymous` (any password) reads lists
 // whose setting archive_public is on. Login takes the email or, when it names exactly one
@@ -10,8 +10,10 @@
 // raised whenever the set of merged lists changes (RFC 3501 §2.3.1.1).
 // Message lists come from a MailboxCache shared by every view of the process: one immutable
 // list per mailbox (a list, or an INBOX's set of lists), checked against the database on each
-// open/current and rebuilt or extended when posts were added or removed; sessions keep only a
-// pointer to it. Password checks go through an optional AuthCache and are split in two
+// open/current and extended when posts were added (sharing the old version's full chunks) or
+// rebuilt when posts went away (a deleted list at once, other removals within kRecount);
+// sessions keep only a pointer to it. SQLite connections are borrowed per call from a
+// ConnectionPool. Password checks go through an optional AuthCache and are split in two
 // (begin_login/finish_login) so the network layer can queue the slow argon2id half.
 // Errors: SQLite::Exception propagates (the session then fails the command, see archive_net).
 #pragma once

@@ -301,6 +301,27 @@ struct Session::FetchJob {
   bool needs_facts = false, needs_raw = false, sets_seen = false;
 };
 
+void MessageList::push_back(const MessageMeta& m) {
+  if (size_ % kChunk == 0) {
+    chunks_.push_back(std::make_shared<std::vector<MessageMeta>>());
+    chunks_.back()->reserve(kChunk);
+  }
+  chunks_.back()->push_back(m);
+  ++size_;
+}
+
+MessageList MessageList::appended(const std::vector<MessageMeta>& more) const {
+  MessageList next = *this;  // shares every chunk
+  if (next.size_ % kChunk != 0) {
+    // The last chunk is partial: the new version writes into its own copy of it.
+    auto own = std::make_shared<std::vector<MessageMeta>>(*next.chunks_.back());
+    own->reserve(kChunk);
+    next.chunks_.back() = std::move(own);
+  }
+  for (auto& m : more) next.push_back(m);
+  return next;
+}
+
 Session::Session(Backend& backend, SessionOptions options)
     : backend_(backend), options_(std::move(options)), parser_(options_.limits.parser) {
   tls_active_ = options_.tls_active;
@@ -344,7 +365,7 @@ std::string Session::input(std::string_view bytes) {
 }
 
 void Session::run(std::string& out) {
-  while (!closing_ && !want_starttls_ && !job_) {
+  while (!closing_ && !want_starttls_ && !job_ && !pending_login_) {
     if (idle_tag_ || auth_tag_) {
       std::string line;
       bool too_long = false;
@@ -482,7 +503,7 @@ void Session::dispatch(const Command& c, std::string& out) {
   if (n == "CLOSE" || n == "UNSELECT") {
     if (!nargs(0)) return;
     state_ = State::authenticated;
-    msgs_.clear();
+    set_list(nullptr);
     mailbox_.clear();
     out += t + " OK " + n + " completed\r\n";
     return;
@@ -509,7 +530,30 @@ void Session::do_login(const std::string& tag, const std::string& user, const st
     out += tag + " NO [PRIVACYREQUIRED] plaintext login needs TLS (use STARTTLS)\r\n";
     return;
   }
-  if (user.empty() || user.size() > 320 || pass.size() > 1024 || !backend_.login(user, pass)) {
+  bool ok = false;
+  if (!user.empty() && user.size() <= 320 && pass.size() <= 1024) {
+    auto step = backend_.begin_login(user, pass);
+    if (step == Backend::LoginStep::slow) {
+      pending_login_ = tag;  // run() stops here until verify()
+      return;
+    }
+    ok = step == Backend::LoginStep::ok;
+  }
+  end_login(tag, ok, out);
+}
+
+std::string Session::verify() {
+  std::string out;
+  if (!pending_login_) return out;
+  std::string tag = *pending_login_;
+  pending_login_.reset();
+  end_login(tag, backend_.finish_login(), out);
+  if (!job_) run(out);
+  return out;
+}
+
+void Session::end_login(const std::string& tag, bool ok, std::string& out) {
+  if (!ok) {
     ++failed_logins_;
     delay_ms_ = options_.limits.failed_login_delay_ms * failed_logins_;
     out += tag + " NO [AUTHENTICATIONFAILED] invalid user name or password\r\n";
@@ -572,7 +616,7 @@ void Session::do_status(const Command& c, std::string& out) {
   if (c.args.size() != 2 || !c.args[0].is_astring() || !c.args[1].is_list())
     return bad(c.tag, "STATUS takes a mailbox and a list of items", out);
   std::uint32_t validity = 0;
-  std::vector<MessageMeta> m;
+  MessageListPtr list;
   std::string name = mailbox_name(c.args[0].text);
   std::string items;
   for (auto& i : c.args[1].items) {
@@ -580,15 +624,16 @@ void Session::do_status(const Command& c, std::string& out) {
     if (!i.is_atom() || (u != "MESSAGES" && u != "RECENT" && u != "UIDNEXT" && u != "UIDVALIDITY" && u != "UNSEEN"))
       return bad(c.tag, "unknown STATUS item", out);
   }
-  if (!backend_.open(name, validity, m)) return void(out += c.tag + " NO [NONEXISTENT] no such mailbox\r\n");
+  if (!backend_.open(name, validity, list) || !list)
+    return void(out += c.tag + " NO [NONEXISTENT] no such mailbox\r\n");
+  const MessageList& m = *list;
   for (auto& i : c.args[1].items) {
     std::string u = upper(i.text);
     std::uint64_t v = 0;
     if (u == "MESSAGES") v = m.size();
     if (u == "UIDNEXT") v = m.empty() ? 1 : m.back().uid + 1;
     if (u == "UIDVALIDITY") v = validity;
-    if (u == "UNSEEN")
-      v = static_cast<std::uint64_t>(std::count_if(m.begin(), m.end(), [](auto& x) { return !x.seen; }));
+    if (u == "UNSEEN") v = m.size() - std::min(m.size(), backend_.seen_keys(name, 0).size());
     items += (items.empty() ? "" : " ") + u + " " + std::to_string(v);
   }
   out += "* STATUS " + quoted_or_literal(name) + " (" + items + ")\r\n" + c.tag + " OK STATUS completed\r\n";
@@ -597,34 +642,97 @@ void Session::do_status(const Command& c, std::string& out) {
 void Session::do_select(const Command& c, bool examine, std::string& out) {
   if (c.args.size() != 1 || !c.args[0].is_astring()) return bad(c.tag, "SELECT takes a mailbox name", out);
   state_ = State::authenticated;
-  msgs_.clear();
+  set_list(nullptr);
   std::string name = mailbox_name(c.args[0].text);
-  if (!backend_.open(name, uidvalidity_, msgs_)) {
+  MessageListPtr opened;
+  if (!backend_.open(name, uidvalidity_, opened) || !opened) {
     mailbox_.clear();
     return void(out += c.tag + " NO [NONEXISTENT] no such mailbox\r\n");
   }
+  set_list(std::move(opened));
+  {
+    auto keys = backend_.seen_keys(name, 0);
+    std::unordered_set<std::int64_t> seen(keys.begin(), keys.end());
+    for (std::size_t i = 0; i < seen_.size(); ++i) seen_[i] = seen.count(list()[i].key) > 0;
+  }
+  const MessageList& msgs = list();
   mailbox_ = name;
   read_only_ = examine;
   state_ = State::selected;
   out += "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n";
   out += std::string("* OK [PERMANENTFLAGS (") + (examine ? "" : "\\Seen") + ")] only \\Seen is kept\r\n";
-  out += "* " + std::to_string(msgs_.size()) + " EXISTS\r\n* 0 RECENT\r\n";
-  for (std::size_t i = 0; i < msgs_.size(); ++i)
-    if (!msgs_[i].seen) {
+  out += "* " + std::to_string(msgs.size()) + " EXISTS\r\n* 0 RECENT\r\n";
+  for (std::size_t i = 0; i < msgs.size(); ++i)
+    if (!seen_[i]) {
       out += "* OK [UNSEEN " + std::to_string(i + 1) + "] first unseen\r\n";
       break;
     }
   out += "* OK [UIDVALIDITY " + std::to_string(uidvalidity_) + "] UIDs valid\r\n";
-  out += "* OK [UIDNEXT " + std::to_string(msgs_.empty() ? 1 : msgs_.back().uid + 1) + "] predicted next UID\r\n";
+  out += "* OK [UIDNEXT " + std::to_string(msgs.empty() ? 1 : msgs.back().uid + 1) + "] predicted next UID\r\n";
   out += c.tag + " OK [" + (examine ? "READ-ONLY" : "READ-WRITE") + "] " + (examine ? "EXAMINE" : "SELECT") +
          " completed\r\n";
 }
 
+const MessageList& Session::list() const {
+  static const MessageList empty;
+  return msgs_ ? *msgs_ : empty;
+}
+
+void Session::set_list(MessageListPtr l) {
+  msgs_ = std::move(l);
+  seen_.assign(list().size(), false);
+}
+
+// refresh - move to the mailbox's current list. Usually it only grew at the end (new posts):
+// the session takes the shared list as is and announces EXISTS. Otherwise (a list deleted,
+// or an older post indexed late) the session keeps its numbering in a list of its own: it
+// announces EXPUNGE for what went away (highest number first, so the others stay right) and
+// adds only messages above the highest UID it had told, as UIDs must only grow (§2.3.1.1).
 void Session::refresh(std::string& out) {
-  auto more = backend_.newer(mailbox_, msgs_.empty() ? 0 : msgs_.back().uid);
-  if (more.empty()) return;
-  for (auto& m : more) msgs_.push_back(m);
-  out += "* " + std::to_string(msgs_.size()) + " EXISTS\r\n* 0 RECENT\r\n";
+  MessageListPtr now = backend_.current(mailbox_);
+  if (!now || now == msgs_) return;
+  const MessageList& old = list();
+  const MessageList& cur = *now;
+  std::uint32_t last = old.empty() ? 0 : old.back().uid;
+  bool grew = cur.size() >= old.size() && std::equal(old.begin(), old.end(), cur.begin(),
+                                                     [](const auto& a, const auto& b) { return a.uid == b.uid; });
+  std::size_t before = old.size(), expunged = 0;
+  std::vector<bool> seen;
+  MessageListPtr next;
+  if (grew) {
+    seen = seen_;
+    next = now;
+  } else {
+    std::unordered_set<std::uint32_t> present, had;
+    for (auto& m : cur) present.insert(m.uid);
+    std::unordered_map<std::uint32_t, bool> kept_seen;
+    for (std::size_t i = old.size(); i-- > 0;) {
+      if (present.count(old[i].uid)) {
+        had.insert(old[i].uid);
+        kept_seen[old[i].uid] = seen_[i];
+      } else {
+        out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
+        ++expunged;
+      }
+    }
+    auto own = std::make_shared<MessageList>();
+    for (auto& m : cur)
+      if (m.uid > last || had.count(m.uid)) {
+        own->push_back(m);
+        seen.push_back(m.uid > last ? false : kept_seen[m.uid]);
+      }
+    next = std::move(own);
+  }
+  std::size_t known = seen.size();
+  seen.resize(next->size(), false);
+  if (next->size() > known) {
+    auto keys = backend_.seen_keys(mailbox_, last);
+    std::unordered_set<std::int64_t> s(keys.begin(), keys.end());
+    for (std::size_t i = known; i < next->size(); ++i) seen[i] = s.count((*next)[i].key) > 0;
+  }
+  msgs_ = std::move(next);
+  seen_ = std::move(seen);
+  if (msgs_->size() != before - expunged) out += "* " + std::to_string(msgs_->size()) + " EXISTS\r\n* 0 RECENT\r\n";
 }
 
 std::string Session::poll() {
@@ -634,8 +742,7 @@ std::string Session::poll() {
 }
 
 // seqs_for - the sequence numbers a set names (by UID or by sequence number), ascending.
-static bool seqs_for(const std::vector<MessageMeta>& msgs, const std::string& text, bool uid,
-                     std::vector<std::uint32_t>& seqs) {
+static bool seqs_for(const MessageList& msgs, const std::string& text, bool uid, std::vector<std::uint32_t>& seqs) {
   std::vector<SeqRange> set;
   std::uint32_t star = uid ? (msgs.empty() ? 0 : msgs.back().uid) : static_cast<std::uint32_t>(msgs.size());
   if (!parse_sequence_set(text, star, set)) return false;
@@ -657,11 +764,11 @@ void Session::do_fetch(const Command& c, std::size_t first, bool uid, std::strin
   if (!uid && !c.args[first].text.empty() && c.args[first].text != "*") {
     // Sequence numbers beyond the mailbox are an error (RFC 3501 §6.4.8: UIDs are not).
     std::vector<SeqRange> set;
-    if (parse_sequence_set(c.args[first].text, static_cast<std::uint32_t>(msgs_.size()), set))
+    if (parse_sequence_set(c.args[first].text, static_cast<std::uint32_t>(list().size()), set))
       for (auto& r : set)
-        if (r.hi > msgs_.size() || r.lo == 0) return void(out += c.tag + " BAD no such message\r\n");
+        if (r.hi > list().size() || r.lo == 0) return void(out += c.tag + " BAD no such message\r\n");
   }
-  if (!seqs_for(msgs_, c.args[first].text, uid, job->seqs)) return bad(c.tag, "bad sequence set", out);
+  if (!seqs_for(list(), c.args[first].text, uid, job->seqs)) return bad(c.tag, "bad sequence set", out);
   const Value& spec = c.args[first + 1];
   std::vector<std::string> names;
   if (spec.is_list()) {
@@ -710,12 +817,13 @@ void Session::continue_fetch(std::string& out) {
   while (j.next < j.seqs.size() && out.size() - start_size < options_.limits.fetch_chunk) {
     std::size_t batch_end = std::min(j.seqs.size(), j.next + (j.needs_raw ? 16 : 512));
     std::vector<std::int64_t> keys;
-    for (std::size_t k = j.next; k < batch_end; ++k) keys.push_back(msgs_[j.seqs[k] - 1].key);
+    for (std::size_t k = j.next; k < batch_end; ++k) keys.push_back(list()[j.seqs[k] - 1].key);
     std::vector<MessageFacts> facts;
     if (j.needs_facts) facts = backend_.facts(keys);
     std::vector<std::int64_t> newly_seen;
     for (std::size_t k = j.next; k < batch_end; ++k) {
-      MessageMeta& m = msgs_[j.seqs[k] - 1];
+      const MessageMeta& m = list()[j.seqs[k] - 1];
+      auto seen_bit = seen_[j.seqs[k] - 1];
       std::optional<std::string> raw;
       MimePart tree;
       bool have_tree = false;
@@ -723,9 +831,9 @@ void Session::continue_fetch(std::string& out) {
         raw = backend_.message(m.key);
         if (!raw) raw = std::string();
       }
-      bool seen_now = j.sets_seen && !m.seen;
+      bool seen_now = j.sets_seen && !seen_bit;
       if (seen_now) {
-        m.seen = true;
+        seen_bit = true;
         newly_seen.push_back(m.key);
       }
       std::string line = "* " + std::to_string(j.seqs[k]) + " FETCH (";
@@ -746,7 +854,7 @@ void Session::continue_fetch(std::string& out) {
       for (auto& it : j.items) {
         switch (it.kind) {
           case FetchItem::flags:
-            add(std::string("FLAGS (") + (m.seen ? "\\Seen" : "") + ")");
+            add(std::string("FLAGS (") + (seen_bit ? "\\Seen" : "") + ")");
             flags_sent = true;
             break;
           case FetchItem::uid: add("UID " + std::to_string(m.uid)); break;
@@ -821,7 +929,7 @@ void Session::do_store(const Command& c, std::size_t first, bool uid, std::strin
   std::vector<std::string> flags;
   if (!flags_list(c.args[first + 2], flags)) return bad(c.tag, "bad flag list", out);
   std::vector<std::uint32_t> seqs;
-  if (!seqs_for(msgs_, c.args[first].text, uid, seqs)) return bad(c.tag, "bad sequence set", out);
+  if (!seqs_for(list(), c.args[first].text, uid, seqs)) return bad(c.tag, "bad sequence set", out);
   if (read_only_) return void(out += c.tag + " NO [READ-ONLY] mailbox was opened with EXAMINE\r\n");
   bool has_seen = std::any_of(flags.begin(), flags.end(), [](auto& f) { return iequal(f, "\\Seen"); });
   // Only \Seen is kept (PERMANENTFLAGS); other flags are accepted and dropped, as RFC 3501 allows.
@@ -831,14 +939,15 @@ void Session::do_store(const Command& c, std::size_t first, bool uid, std::strin
   if (action == "FLAGS") target = has_seen;
   std::vector<std::int64_t> keys;
   for (auto s : seqs) {
-    MessageMeta& m = msgs_[s - 1];
-    if (target && m.seen != *target) {
-      m.seen = *target;
+    const MessageMeta& m = list()[s - 1];
+    auto seen_bit = seen_[s - 1];
+    if (target && seen_bit != *target) {
+      seen_bit = *target;
       keys.push_back(m.key);
     }
     if (!silent)
       out += "* " + std::to_string(s) + " FETCH (" + (uid ? "UID " + std::to_string(m.uid) + " " : "") + "FLAGS (" +
-             (m.seen ? "\\Seen" : "") + "))\r\n";
+             (seen_bit ? "\\Seen" : "") + "))\r\n";
   }
   if (target && !keys.empty()) backend_.set_seen(keys, *target);
   out += c.tag + " OK " + (uid ? "UID STORE" : "STORE") + " completed\r\n";
@@ -847,13 +956,14 @@ void Session::do_store(const Command& c, std::size_t first, bool uid, std::strin
 void Session::do_search(const Command& c, std::size_t first, bool uid, std::string& out) {
   SearchKey root;
   std::string err;
-  SearchParser sp(c.args, first, static_cast<std::uint32_t>(msgs_.size()), msgs_.empty() ? 0 : msgs_.back().uid);
+  const MessageList& msgs = list();
+  SearchParser sp(c.args, first, static_cast<std::uint32_t>(msgs.size()), msgs.empty() ? 0 : msgs.back().uid);
   if (!sp.parse_all(root, err)) {
     if (err.rfind("[BADCHARSET", 0) == 0) return void(out += c.tag + " NO " + err + "\r\n");
     return bad(c.tag, err, out);
   }
   std::function<bool(SearchKey&, std::size_t)> match = [&](SearchKey& k, std::size_t i) -> bool {
-    const MessageMeta& m = msgs_[i];
+    const MessageMeta& m = msgs[i];
     switch (k.op) {
       case SearchKey::all: return true;
       case SearchKey::none: return false;
@@ -865,8 +975,8 @@ void Session::do_search(const Command& c, std::size_t first, bool uid, std::stri
       case SearchKey::not_: return !match(k.kids[0], i);
       case SearchKey::seq: return in_sequence_set(k.set, static_cast<std::uint32_t>(i + 1));
       case SearchKey::uidset: return in_sequence_set(k.set, m.uid);
-      case SearchKey::seen: return m.seen;
-      case SearchKey::unseen: return !m.seen;
+      case SearchKey::seen: return seen_[i];
+      case SearchKey::unseen: return !seen_[i];
       case SearchKey::larger: return m.size > static_cast<std::uint64_t>(k.number);
       case SearchKey::smaller: return m.size < static_cast<std::uint64_t>(k.number);
       case SearchKey::since: return day_of(m.internaldate) >= k.number;
@@ -885,8 +995,8 @@ void Session::do_search(const Command& c, std::size_t first, bool uid, std::stri
     return false;
   };
   std::string line = "* SEARCH";
-  for (std::size_t i = 0; i < msgs_.size(); ++i)
-    if (match(root, i)) line += " " + std::to_string(uid ? msgs_[i].uid : i + 1);
+  for (std::size_t i = 0; i < msgs.size(); ++i)
+    if (match(root, i)) line += " " + std::to_string(uid ? msgs[i].uid : i + 1);
   out += line + "\r\n" + c.tag + " OK " + (uid ? "UID SEARCH" : "SEARCH") + " completed\r\n";
 }
 

@@ -8,7 +8,10 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <list>
+#include <mutex>
 
+#include "listd/archive_view.hpp"
+#include "listd/auth_cache.hpp"
 #include "listd/log.hpp"
 
 namespace listd {
@@ -18,10 +21,20 @@ namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
+// pump - start queued password checks while fewer than max_logins run (event loop thread).
+void pump(ArchiveRuntime& rt) {
+  while (rt.verifying < rt.max_logins && !rt.waiting.empty()) {
+    auto next = std::move(rt.waiting.front());
+    rt.waiting.pop_front();
+    next();
+  }
+}
+
 struct Shared {
-  Shared(ServiceContext& c, NetServiceOptions o) : ctx(c), opt(std::move(o)) {}
+  Shared(ServiceContext& c, NetServiceOptions o) : ctx(c), opt(std::move(o)), rt(opt.runtime.get()) {}
   ServiceContext& ctx;
   NetServiceOptions opt;
+  ArchiveRuntime* rt;                 // owned by NetService (never by a connection: the pool must not join itself)
   std::unique_ptr<ssl::context> tls;  // null: no certificate configured
   std::size_t connections = 0;
   std::atomic<bool> stopping{false};
@@ -68,12 +81,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // step - run fn on the pool (one at a time per connection), then write its output here.
-  void step(std::function<std::string(Connection&)> fn) {
+  // login_slot: fn holds one of the max_logins slots, given back when it is done.
+  void step(std::function<std::string(Connection&)> fn, bool login_slot = false) {
     busy_ = true;
-    asio::post(sh_->ctx.pool, [self = shared_from_this(), fn = std::move(fn)] {
+    asio::post(sh_->rt->pool, [self = shared_from_this(), fn = std::move(fn), login_slot] {
       std::string out;
       unsigned delay = 0;
-      bool closing = true, want_tls = false, more = false;
+      bool closing = true, want_tls = false, more = false, login = false;
       try {
         out = fn(*self);
         if (self->session_) {
@@ -81,33 +95,40 @@ class Connection : public std::enable_shared_from_this<Connection> {
           closing = self->session_->closing();
           want_tls = self->session_->want_tls();
           more = self->session_->more();
+          login = self->session_->login_pending();
         }
       } catch (const std::exception& e) {
         log_event(LogLevel::error, "archive-session-error", {{"service", self->sh_->opt.name}, {"error", e.what()}});
         out += self->session_ ? self->session_->failure() : std::string();
         closing = true;
       }
-      asio::post(self->sh_->ctx.ioc, [self, out = std::move(out), delay, closing, want_tls, more]() mutable {
-        self->after_step(std::move(out), delay, closing, want_tls, more);
-      });
+      asio::post(self->sh_->ctx.ioc,
+                 [self, out = std::move(out), delay, closing, want_tls, more, login, login_slot]() mutable {
+                   if (login_slot) {
+                     --self->sh_->rt->verifying;
+                     pump(*self->sh_->rt);
+                   }
+                   self->after_step(std::move(out), delay, closing, want_tls, more, login);
+                 });
     });
   }
 
-  void after_step(std::string out, unsigned delay, bool closing, bool want_tls, bool more) {
+  void after_step(std::string out, unsigned delay, bool closing, bool want_tls, bool more, bool login) {
     if (closed_) return;
     if (delay > 0) {
       auto t = std::make_shared<asio::steady_timer>(sh_->ctx.ioc, std::chrono::milliseconds(delay));
-      t->async_wait([self = shared_from_this(), t, out = std::move(out), closing, want_tls, more](auto) mutable {
-        self->after_step(std::move(out), 0, closing, want_tls, more);
+      t->async_wait([self = shared_from_this(), t, out = std::move(out), closing, want_tls, more, login](auto) mutable {
+        self->after_step(std::move(out), 0, closing, want_tls, more, login);
       });
       return;
     }
     out_ = std::move(out);
-    auto done = [self = shared_from_this(), closing, want_tls, more](boost::system::error_code ec, std::size_t) {
+    auto done = [self = shared_from_this(), closing, want_tls, more, login](boost::system::error_code ec, std::size_t) {
       if (ec) return self->close();
       self->out_.clear();
       if (closing) return self->close();
       if (want_tls) return self->start_tls();
+      if (login) return self->queue_login();
       if (more) return self->step([](Connection& c) { return c.session_->resume(); });
       self->busy_ = false;
       self->next();
@@ -117,6 +138,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
       asio::async_write(stream_, asio::buffer(out_), done);
     else
       asio::async_write(stream_.next_layer(), asio::buffer(out_), done);
+  }
+
+  // queue_login - wait (holding no thread) for a password check slot, in arrival order.
+  void queue_login() {
+    sh_->rt->waiting.push_back([self = shared_from_this()] {
+      if (self->closed_) return;  // gone while waiting: its turn passes to the next
+      ++self->sh_->rt->verifying;
+      self->step([](Connection& c) { return c.session_->verify(); }, true);
+    });
+    pump(*sh_->rt);
   }
 
   void start_tls() {
@@ -201,7 +232,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 class NetService : public Service {
  public:
-  NetService(ServiceContext& ctx, NetServiceOptions opt) : sh_(std::make_shared<Shared>(ctx, std::move(opt))) {
+  NetService(ServiceContext& ctx, NetServiceOptions opt)
+      : runtime_(opt.runtime ? opt.runtime : archive_runtime(ctx)), sh_(make_shared(ctx, std::move(opt), runtime_)) {
     const Listener& l = *sh_->opt.listener;
     if (!l.tls_cert.empty() && !l.tls_key.empty()) {
       sh_->tls = std::make_unique<ssl::context>(ssl::context::tls_server);
@@ -280,6 +312,14 @@ class NetService : public Service {
       accept(a);
     });
   }
+  static std::shared_ptr<Shared> make_shared(ServiceContext& ctx, NetServiceOptions opt,
+                                             const std::shared_ptr<ArchiveRuntime>& rt) {
+    opt.runtime = nullptr;  // the connections see only a plain pointer (see Shared::rt)
+    auto sh = std::make_shared<Shared>(ctx, std::move(opt));
+    sh->rt = rt.get();
+    return sh;
+  }
+  std::shared_ptr<ArchiveRuntime> runtime_;  // first member: destroyed (pool joined) last
   std::shared_ptr<Shared> sh_;
   std::unique_ptr<ssl::context> plain_ctx_;
   std::list<Acceptor> acceptors_;
@@ -287,6 +327,29 @@ class NetService : public Service {
 };
 
 }  // namespace
+
+ArchiveRuntime::ArchiveRuntime(const Config& cfg)
+    : pool(cfg.archive.workers),
+      max_logins(cfg.archive.max_logins),
+      auth(std::make_shared<AuthCache>(cfg.archive.auth_cache_ttl)),
+      mailboxes(std::make_shared<MailboxCache>()),
+      connections(std::make_shared<ConnectionPool>(cfg.db_path(), cfg.archive.workers + 2)) {}
+
+ArchiveRuntime::~ArchiveRuntime() {
+  pool.join();
+}
+
+std::shared_ptr<ArchiveRuntime> archive_runtime(ServiceContext& ctx) {
+  static std::mutex mu;
+  static std::weak_ptr<ArchiveRuntime> current;
+  static const ServiceContext* owner = nullptr;
+  std::lock_guard lock(mu);
+  if (auto rt = current.lock(); rt && owner == &ctx) return rt;
+  auto rt = std::make_shared<ArchiveRuntime>(ctx.cfg);
+  current = rt;
+  owner = &ctx;
+  return rt;
+}
 
 std::unique_ptr<Service> make_net_service(ServiceContext& ctx, NetServiceOptions options) {
   return std::make_unique<NetService>(ctx, std::move(options));

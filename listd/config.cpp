@@ -225,6 +225,15 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
   t["spool.max_attempts"] = [](Config& cfg, const Ctx& c, const std::string& v) {
     cfg.spool.max_attempts = static_cast<unsigned>(parse_uint(c, v, 1, 100));
   };
+  t["imap.workers"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.archive.workers = static_cast<unsigned>(parse_uint(c, v, 1, 64));
+  };
+  t["imap.max_logins"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.archive.max_logins = static_cast<unsigned>(parse_uint(c, v, 1, 64));
+  };
+  t["auth.cache_ttl"] = [](Config& cfg, const Ctx& c, const std::string& v) {
+    cfg.archive.auth_cache_ttl = static_cast<unsigned>(parse_uint(c, v, 0, 86400));
+  };
   return t;
 }
 

@@ -113,6 +113,16 @@ struct Config {
     std::uint64_t journal_segment_size = 16ull << 20;  // bytes per journal segment file
   } spool;
 
+  // IMAP and POP3 sessions (listd/archive_net.hpp): their own worker pool, shared by both
+  // services ([imap] workers), at most max_logins password checks at once ([imap] max_logins;
+  // more logins wait in order without holding a worker), and the login cache ([auth] cache_ttl
+  // seconds a successful check is remembered; 0 = off).
+  struct Archive {
+    unsigned workers = 2;
+    unsigned max_logins = 1;
+    unsigned auth_cache_ttl = 300;
+  } archive;
+
   // Paths derived from data_dir.
   std::filesystem::path db_path() const { return data_dir / "listd.db"; }
   std::filesystem::path spool_dir() const { return data_dir / "spool"; }

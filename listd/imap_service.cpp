@@ -14,8 +14,9 @@ namespace {
 
 class ImapAdapter : public ProtocolSession {
  public:
-  ImapAdapter(const Config& cfg, const SessionFlags& f)
-      : view_(cfg.db_path(), cfg.archive_dir()),
+  ImapAdapter(const Config& cfg, const SessionFlags& f, const ArchiveRuntime& rt)
+      : auth_(rt.auth),
+        view_(cfg.db_path(), cfg.archive_dir(), rt.mailboxes, auth_.get(), rt.connections),
         session_(view_, imap::SessionOptions{f.tls_available, f.tls_active, f.plaintext_allowed, cfg.hostname, {}}) {}
   std::string greeting() override { return session_.greeting(); }
   std::string input(std::string_view b) override { return session_.input(b); }
@@ -24,6 +25,8 @@ class ImapAdapter : public ProtocolSession {
   bool want_tls() const override { return session_.want_starttls(); }
   void tls_started() override { session_.tls_started(); }
   unsigned delay_ms() override { return session_.delay_ms(); }
+  bool login_pending() const override { return session_.login_pending(); }
+  std::string verify() override { return session_.verify(); }
   bool more() const override { return session_.more(); }
   std::string resume() override { return session_.resume(); }
   bool idling() const override { return session_.idling(); }
@@ -31,6 +34,7 @@ class ImapAdapter : public ProtocolSession {
   std::string failure() override { return "* BYE internal error, try again later\r\n"; }
 
  private:
+  std::shared_ptr<AuthCache> auth_;  // outlives view_
   ArchiveView view_;
   imap::Session session_;
 };
@@ -42,7 +46,10 @@ std::unique_ptr<Service> make_imap_service(ServiceContext& ctx) {
   NetServiceOptions o{};
   o.name = "imap";
   o.listener = &cfg.imap;
-  o.make_session = [&cfg](const SessionFlags& f) { return std::make_unique<ImapAdapter>(cfg, f); };
+  o.runtime = archive_runtime(ctx);  // one pool, login queue and caches for IMAP and POP3
+  o.make_session = [&cfg, rt = o.runtime.get()](const SessionFlags& f) {
+    return std::make_unique<ImapAdapter>(cfg, f, *rt);  // on the pool: rt outlives it (see ArchiveRuntime)
+  };
   // Posts archived before archive access existed get their IMAP facts and FTS rows now.
   o.on_start = [&cfg] {
     auto db = db_open(cfg.db_path(), true);

@@ -65,7 +65,21 @@ std::string Session::timeout() {
 std::string Session::input(std::string_view bytes) {
   buf_.append(bytes);
   std::string out;
-  while (!closing_ && !want_stls_) {
+  process(out);
+  return out;
+}
+
+std::string Session::verify() {
+  std::string out;
+  if (!login_pending_) return out;
+  login_pending_ = false;
+  end_login(drop_.finish_login(), out);
+  process(out);
+  return out;
+}
+
+void Session::process(std::string& out) {
+  while (!closing_ && !want_stls_ && !login_pending_) {
     auto nl = buf_.find('\n');
     if (nl == std::string::npos) {
       if (buf_.size() > options_.limits.max_line) {
@@ -83,7 +97,6 @@ std::string Session::input(std::string_view bytes) {
     }
     line(l, out);
   }
-  return out;
 }
 
 void Session::err(const std::string& text, std::string& out) {
@@ -99,7 +112,20 @@ void Session::login(const std::string& user, const std::string& pass, std::strin
     out += "-ERR [SYS/PERM] plaintext login needs TLS (use STLS)\r\n";
     return;
   }
-  if (user.empty() || user.size() > 320 || pass.size() > 1024 || !drop_.login(user, pass)) {
+  bool ok = false;
+  if (!user.empty() && user.size() <= 320 && pass.size() <= 1024) {
+    auto step = drop_.start_login(user, pass);
+    if (step == Maildrop::LoginStep::slow) {
+      login_pending_ = true;  // process() stops here until verify()
+      return;
+    }
+    ok = step == Maildrop::LoginStep::ok;
+  }
+  end_login(ok, out);
+}
+
+void Session::end_login(bool ok, std::string& out) {
+  if (!ok) {
     ++failed_;
     delay_ms_ = options_.limits.failed_login_delay_ms * failed_;
     out += "-ERR [AUTH] invalid user name or password\r\n";
@@ -111,9 +137,10 @@ void Session::login(const std::string& user, const std::string& pass, std::strin
     return;
   }
   msgs_ = drop_.list();
-  deleted_.assign(msgs_.size(), false);
+  if (!msgs_) msgs_ = std::make_shared<const DropList>();
+  deleted_.assign(msgs_->size(), false);
   state_ = State::transaction;
-  out += "+OK maildrop has " + std::to_string(msgs_.size()) + " messages\r\n";
+  out += "+OK maildrop has " + std::to_string(msgs_->size()) + " messages\r\n";
 }
 
 const DropMessage* Session::msg_arg(const std::string& a, std::string& why, std::size_t* index) {
@@ -123,7 +150,7 @@ const DropMessage* Session::msg_arg(const std::string& a, std::string& why, std:
     why = "bad message number";
     return nullptr;
   }
-  if (n == 0 || n > msgs_.size()) {
+  if (n == 0 || n > msgs().size()) {
     why = "no such message";
     return nullptr;
   }
@@ -132,7 +159,7 @@ const DropMessage* Session::msg_arg(const std::string& a, std::string& why, std:
     return nullptr;
   }
   if (index) *index = n - 1;
-  return &msgs_[n - 1];
+  return &msgs()[n - 1];
 }
 
 void Session::line(const std::string& l, std::string& out) {
@@ -168,8 +195,8 @@ void Session::line(const std::string& l, std::string& out) {
   if (name == "QUIT") {
     if (state_ == State::transaction) {
       std::vector<std::int64_t> keys;
-      for (std::size_t i = 0; i < msgs_.size(); ++i)
-        if (deleted_[i]) keys.push_back(msgs_[i].key);
+      for (std::size_t i = 0; i < msgs().size(); ++i)
+        if (deleted_[i]) keys.push_back(msgs()[i].key);
       state_ = State::update;
       if (!keys.empty()) drop_.remove(keys);
       out += "+OK " + std::to_string(keys.size()) + " messages hidden for you, bye\r\n";
@@ -226,10 +253,10 @@ void Session::line(const std::string& l, std::string& out) {
   std::string why;
   if (name == "STAT") {
     std::uint64_t n = 0, octets = 0;
-    for (std::size_t i = 0; i < msgs_.size(); ++i)
+    for (std::size_t i = 0; i < msgs().size(); ++i)
       if (!deleted_[i]) {
         ++n;
-        octets += msgs_[i].size;
+        octets += msgs()[i].size;
       }
     out += "+OK " + std::to_string(n) + " " + std::to_string(octets) + "\r\n";
     return;
@@ -241,13 +268,14 @@ void Session::line(const std::string& l, std::string& out) {
       std::size_t i = 0;
       const DropMessage* m = msg_arg(args[0], why, &i);
       if (!m) return err(why, out);
-      out += "+OK " + std::to_string(i + 1) + " " + (uidl ? m->uidl : std::to_string(m->size)) + "\r\n";
+      out += "+OK " + std::to_string(i + 1) + " " + (uidl ? drop_.uidl(m->key) : std::to_string(m->size)) + "\r\n";
       return;
     }
     out += "+OK\r\n";
-    for (std::size_t i = 0; i < msgs_.size(); ++i)
+    for (std::size_t i = 0; i < msgs().size(); ++i)
       if (!deleted_[i])
-        out += std::to_string(i + 1) + " " + (uidl ? msgs_[i].uidl : std::to_string(msgs_[i].size)) + "\r\n";
+        out +=
+            std::to_string(i + 1) + " " + (uidl ? drop_.uidl(msgs()[i].key) : std::to_string(msgs()[i].size)) + "\r\n";
     out += ".\r\n";
     return;
   }
@@ -288,7 +316,7 @@ void Session::line(const std::string& l, std::string& out) {
   }
   if (name == "RSET") {
     std::fill(deleted_.begin(), deleted_.end(), false);
-    out += "+OK maildrop has " + std::to_string(msgs_.size()) + " messages\r\n";
+    out += "+OK maildrop has " + std::to_string(msgs().size()) + " messages\r\n";
     return;
   }
   if (name == "NOOP") {

@@ -6,9 +6,13 @@
 // want_stls() and delay_ms() after each call, exactly as for imap::Session. Commands are
 // lines of at most SessionLimits::max_line bytes (RFC 2449 says 255 for the command); longer
 // lines, too many bad commands and too many failed logins end the session with -ERR.
+// A slow login (Maildrop::begin_login says slow) stops the session until the I/O layer calls
+// verify() (login_pending()). The maildrop listing is an immutable DropList the maildrop may
+// share between sessions; a session keeps only its pointer and its own deletion marks.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,16 +23,27 @@ namespace pop3 {
 struct DropMessage {
   std::int64_t key = 0;
   std::uint64_t size = 0;  // octets with CRLF line ends, before dot-stuffing
-  std::string uidl;        // unique, stable, 1-70 printable characters
 };
+
+using DropList = std::vector<DropMessage>;
+using DropListPtr = std::shared_ptr<const DropList>;
 
 class Maildrop {
  public:
   virtual ~Maildrop() = default;
   virtual bool login(const std::string& user, const std::string& password) = 0;
-  // list - the maildrop at login (messages this person has not deleted before).
-  virtual std::vector<DropMessage> list() = 0;
+  // start_login / finish_login - as imap::Backend's begin_login/finish_login: `slow` defers the
+  // check to verify(). (Another name than IMAP's, as listd implements both interfaces at once.)
+  enum class LoginStep { ok, fail, slow };
+  virtual LoginStep start_login(const std::string& user, const std::string& password) {
+    return login(user, password) ? LoginStep::ok : LoginStep::fail;
+  }
+  virtual bool finish_login() { return false; }
+  // list - the maildrop at login (messages this person has not deleted before); never null.
+  virtual DropListPtr list() = 0;
   virtual std::optional<std::string> message(std::int64_t key) = 0;  // CRLF line ends
+  // uidl - the message's unique id: stable, 1-70 printable characters (RFC 1939 §7).
+  virtual std::string uidl(std::int64_t key) = 0;
   // remove - hide these for this person (UPDATE state, at QUIT).
   virtual void remove(const std::vector<std::int64_t>& keys) = 0;
 };
@@ -69,11 +84,16 @@ class Session {
     delay_ms_ = 0;
     return d;
   }
+  bool login_pending() const { return login_pending_; }
+  std::string verify();  // the slow half of a pending login, then the lines that followed it
 
  private:
   enum class State { authorization, transaction, update };
   void line(const std::string& l, std::string& out);
+  void process(std::string& out);
   void login(const std::string& user, const std::string& pass, std::string& out);
+  void end_login(bool ok, std::string& out);
+  const DropList& msgs() const { return *msgs_; }
   void err(const std::string& text, std::string& out);
   bool auth_allowed() const { return options_.plaintext_allowed || tls_active_; }
   // msg_arg - the message a number argument names (1-based, not deleted); nullptr + -ERR text.
@@ -86,7 +106,8 @@ class Session {
   std::string user_;
   bool closing_ = false, want_stls_ = false, tls_active_ = false, auth_pending_ = false;
   unsigned bad_ = 0, unauth_ = 0, failed_ = 0, delay_ms_ = 0;
-  std::vector<DropMessage> msgs_;
+  bool login_pending_ = false;
+  DropListPtr msgs_ = std::make_shared<const DropList>();  // maybe shared: never written
   std::vector<bool> deleted_;
 };
 

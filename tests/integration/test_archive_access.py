@@ -3,7 +3,8 @@
 Posts go in with `listctl inject`; ana and bob get passwords with `listctl passwd`. Then: the
 seed's telnet dialogs (section 8 b and c) byte for byte over a raw socket, python's imaplib
 and poplib, curl imap:// and pop3://, IDLE seeing a new post, anonymous access, STARTTLS /
-STLS / implicit TLS with a throw-away certificate, and hostile input. Loopback only, ports
+STLS / implicit TLS with a throw-away certificate, hostile input, and (issue 8) many logins at
+once through the password-check queue and the login cache. Loopback only, ports
 chosen at run time; every process and file is removed in tearDownClass.
 """
 import imaplib
@@ -372,6 +373,55 @@ class ArchiveAccess(unittest.TestCase):
         c.sock.sendall(b"DONE\r\n")
         self.assertEqual(c.read_until(lambda b: b.endswith(b"\r\n")), "c OK IDLE terminated\r\n")
         c.close()
+
+    def imap_login(self, user, password):
+        m = imaplib.IMAP4("127.0.0.1", self.ports["imap"], timeout=60)
+        try:
+            m.login(user, password)
+            typ, _ = m.select("INBOX")
+            return typ == "OK"
+        except imaplib.IMAP4.error:
+            return False
+        finally:
+            try:
+                m.logout()
+            except (imaplib.IMAP4.error, OSError):
+                pass
+
+    def pop_login(self, user, password):
+        p = poplib.POP3("127.0.0.1", self.ports["pop3"], timeout=60)
+        try:
+            p.user(user)
+            p.pass_(password)
+            p.stat()
+            p.quit()
+            return True
+        except poplib.error_proto:
+            p.close()
+            return False
+
+    def test_logins_queue_and_the_cache_follows_password_changes(self):
+        # Issue 8: password checks run one at a time ([imap] max_logins = 1, the default) and the
+        # others wait in a queue; 14 clients at once, IMAP and POP3 mixed, all get their answer,
+        # the right passwords in and the wrong ones out.
+        import concurrent.futures
+        jobs = ([(self.imap_login, "bob", "bob-secret", True)] * 6 + [(self.pop_login, "ana", "contraseña-ana", True)] * 6
+                + [(self.imap_login, "bob", "wrong", False), (self.pop_login, "ana", "wrong", False)])
+        with concurrent.futures.ThreadPoolExecutor(len(jobs)) as ex:
+            futures = [ex.submit(fn, user, pw) for fn, user, pw, _ in jobs]
+            got = [f.result(timeout=120) for f in futures]
+        self.assertEqual(got, [want for *_, want in jobs])
+        # The login cache ([auth] cache_ttl) remembers dora's password with its stored hash: a
+        # new password (listctl passwd) makes the old one fail at once, cached or not.
+        self.l.listctl("members", LIST, "add", "dora@mired.org", check=True)
+        self.l.listctl("passwd", "dora@mired.org", "--password", "uno-dora", check=True)
+        self.assertTrue(self.pop_login("dora", "uno-dora"))
+        self.assertTrue(self.imap_login("dora@mired.org", "uno-dora"))
+        self.l.listctl("passwd", "dora@mired.org", "--password", "dos-dora", check=True)
+        self.assertFalse(self.pop_login("dora", "uno-dora"))
+        self.assertFalse(self.imap_login("dora", "uno-dora"))
+        self.assertTrue(self.pop_login("dora", "dos-dora"))
+        self.assertTrue(self.imap_login("dora", "dos-dora"))
 
     def test_anonymous_reads_public_lists(self):
         m = imaplib.IMAP4("127.0.0.1", self.ports["imap"], timeout=10)

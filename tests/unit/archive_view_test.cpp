@@ -7,6 +7,7 @@
 #include "listd/archive.hpp"
 #include "listd/archive_search.hpp"
 #include "listd/archive_view.hpp"
+#include "listd/auth_cache.hpp"
 #include "listd/db.hpp"
 #include "listd/password.hpp"
 #include "listd/store.hpp"
@@ -44,7 +45,26 @@ struct Fixture {
   }
 };
 
-std::vector<std::int64_t> keys(const std::vector<imap::MessageMeta>& m) {
+// Row - a message as one session sees it: the shared list's entry plus this person's \Seen.
+struct Row : imap::MessageMeta {
+  bool seen = false;
+};
+
+bool open(ArchiveView& view, const std::string& mailbox, std::uint32_t& validity, std::vector<Row>& out) {
+  out.clear();
+  imap::MessageListPtr list;
+  if (!view.open(mailbox, validity, list)) return false;
+  auto seen = view.seen_keys(mailbox, 0);
+  for (auto& m : *list) {
+    Row r;
+    static_cast<imap::MessageMeta&>(r) = m;
+    r.seen = std::find(seen.begin(), seen.end(), m.key) != seen.end();
+    out.push_back(r);
+  }
+  return true;
+}
+
+std::vector<std::int64_t> keys(const std::vector<Row>& m) {
   std::vector<std::int64_t> k;
   for (auto& x : m) k.push_back(x.key);
   return k;
@@ -74,24 +94,26 @@ TEST(ArchiveView, MergedInboxUidsAndValidity) {
   f.post(f.a, "Subject: tres\n\ntres\n");
   auto ana = f.view("ana", "pw-ana");
   std::uint32_t v1 = 0, v2 = 0, lv = 0;
-  std::vector<imap::MessageMeta> inbox, list;
-  ASSERT_TRUE(ana->open("INBOX", v1, inbox));
+  std::vector<Row> inbox, list;
+  ASSERT_TRUE(open(*ana, "INBOX", v1, inbox));
   ASSERT_EQ(inbox.size(), 2u);
   EXPECT_LT(inbox[0].uid, inbox[1].uid);
-  ASSERT_TRUE(ana->open("mi_lista@lists.mired.org", lv, list));
+  ASSERT_TRUE(open(*ana, "mi_lista@lists.mired.org", lv, list));
   EXPECT_EQ(lv, static_cast<std::uint32_t>(f.a.uidvalidity));
   EXPECT_EQ(list[0].uid, 1u);
   EXPECT_EQ(list[1].uid, 2u);  // the list's own UIDs
-  EXPECT_FALSE(ana->open("otra@lists.mired.org", lv, list));
-  ASSERT_TRUE(ana->open("INBOX", v2, inbox));
+  EXPECT_FALSE(open(*ana, "otra@lists.mired.org", lv, list));
+  ASSERT_TRUE(open(*ana, "INBOX", v2, inbox));
   EXPECT_EQ(v1, v2);  // stable while the set of lists is the same
   f.store.add_members(f.b, {"ana@mired.org"});
   auto again = f.view("ana", "pw-ana");
-  ASSERT_TRUE(again->open("INBOX", v2, inbox));
+  ASSERT_TRUE(open(*again, "INBOX", v2, inbox));
   EXPECT_GT(v2, v1);  // a list joined: older posts appear, so UIDVALIDITY must change
   EXPECT_EQ(inbox.size(), 3u);
   f.post(f.b, "Subject: cuatro\n\ncuatro\n");
-  auto more = again->newer("INBOX", inbox.back().uid);
+  std::vector<imap::MessageMeta> more;
+  for (auto& m : *again->current("INBOX"))
+    if (m.uid > inbox.back().uid) more.push_back(m);
   ASSERT_EQ(more.size(), 1u);
   EXPECT_GT(more[0].uid, inbox.back().uid);
   auto raw = again->message(more[0].key);
@@ -109,8 +131,8 @@ TEST(ArchiveView, SearchUsesTheFullTextIndex) {
          "con leche\n--b\nContent-Type: application/octet-stream\n\nsecretword\n--b--\n");
   auto ana = f.view("ana", "pw-ana");
   std::uint32_t v;
-  std::vector<imap::MessageMeta> m;
-  ana->open("INBOX", v, m);
+  std::vector<Row> m;
+  open(*ana, "INBOX", v, m);
   using F = imap::SearchField;
   EXPECT_EQ(ana->search("INBOX", F::subject, "", "ADJUNTO"), std::vector<std::int64_t>{m[1].key});
   EXPECT_EQ(ana->search("INBOX", F::subject, "", "mañana"), std::vector<std::int64_t>{m[0].key});
@@ -133,8 +155,8 @@ TEST(ArchiveView, SearchFoldsUnicodeCase) {
   f.post(f.a, "From: otro@example.org\nSubject: nandu sin tilde\n\nnandu\n");
   auto ana = f.view("ana", "pw-ana");
   std::uint32_t v;
-  std::vector<imap::MessageMeta> m;
-  ana->open("INBOX", v, m);
+  std::vector<Row> m;
+  open(*ana, "INBOX", v, m);
   using F = imap::SearchField;
   const std::vector<std::int64_t> first{m[0].key};
   EXPECT_EQ(ana->search("INBOX", F::from, "", "ñandú"), first);  // decoded display name, folded
@@ -155,23 +177,23 @@ TEST(ArchiveView, SeenAndPop3DeletionsArePerPerson) {
   f.post(f.a, "Subject: dos\n\ndos\n");
   auto ana = f.view("ana", "pw-ana");
   std::uint32_t v;
-  std::vector<imap::MessageMeta> m;
-  ana->open("INBOX", v, m);
+  std::vector<Row> m;
+  open(*ana, "INBOX", v, m);
   ana->set_seen({m[0].key}, true);
   auto ana2 = f.view("ana@mired.org", "pw-ana");
-  ana2->open("INBOX", v, m);
+  open(*ana2, "INBOX", v, m);
   EXPECT_TRUE(m[0].seen);
   EXPECT_FALSE(m[1].seen);
   auto bob = f.view("bob", "pw-bob");
-  bob->open("INBOX", v, m);
+  open(*bob, "INBOX", v, m);
   EXPECT_FALSE(m[0].seen);
   auto drop = bob->list();
-  ASSERT_EQ(drop.size(), 2u);
-  bob->remove({drop[0].key});
-  EXPECT_EQ(f.view("bob", "pw-bob")->list().size(), 1u);
-  EXPECT_EQ(f.view("ana", "pw-ana")->list().size(), 2u);
+  ASSERT_EQ(drop->size(), 2u);
+  bob->remove({(*drop)[0].key});
+  EXPECT_EQ(f.view("bob", "pw-bob")->list()->size(), 1u);
+  EXPECT_EQ(f.view("ana", "pw-ana")->list()->size(), 2u);
   // The archive keeps the post: IMAP still shows it to bob.
-  f.view("bob", "pw-bob")->open("INBOX", v, m);
+  open(*f.view("bob", "pw-bob"), "INBOX", v, m);
   EXPECT_EQ(m.size(), 2u);
 }
 
@@ -183,13 +205,13 @@ TEST(ArchiveView, AnonymousReadsPublicListsOnly) {
   auto anon = f.view("anonymous", "guest@example.org");
   EXPECT_EQ(anon->mailboxes(), (std::vector<std::string>{"INBOX", "mi_lista@lists.mired.org"}));
   std::uint32_t v;
-  std::vector<imap::MessageMeta> m;
-  anon->open("INBOX", v, m);
+  std::vector<Row> m;
+  open(*anon, "INBOX", v, m);
   ASSERT_EQ(m.size(), 1u);
   anon->set_seen({m[0].key}, true);  // kept for the session only
-  anon->open("INBOX", v, m);
+  open(*anon, "INBOX", v, m);
   EXPECT_TRUE(m[0].seen);
-  EXPECT_TRUE(f.view("anonymous", "x")->list().size() == 1u);
+  EXPECT_TRUE(f.view("anonymous", "x")->list()->size() == 1u);
 }
 
 TEST(ArchiveView, BackfillIndexesOlderPosts) {
@@ -197,12 +219,12 @@ TEST(ArchiveView, BackfillIndexesOlderPosts) {
   f.post(f.a, "Subject: viejo\n\nantiguo\n", false);
   auto ana = f.view("ana", "pw-ana");
   std::uint32_t v;
-  std::vector<imap::MessageMeta> m;
-  ana->open("INBOX", v, m);
+  std::vector<Row> m;
+  open(*ana, "INBOX", v, m);
   EXPECT_TRUE(m.empty());
   EXPECT_EQ(archive_backfill(*f.db, f.archive), 1u);
   EXPECT_EQ(archive_backfill(*f.db, f.archive), 0u);
-  ana->open("INBOX", v, m);
+  open(*ana, "INBOX", v, m);
   ASSERT_EQ(m.size(), 1u);
   EXPECT_EQ(ana->search("INBOX", imap::SearchField::body, "", "antiguo"), keys(m));
 }
@@ -233,8 +255,8 @@ TEST(ArchiveView, SearchAgreesWithBruteForce) {
   }
   auto ana = f.view("ana", "pw-ana");
   std::uint32_t v;
-  std::vector<imap::MessageMeta> m;
-  ana->open("INBOX", v, m);
+  std::vector<Row> m;
+  open(*ana, "INBOX", v, m);
   ASSERT_EQ(m.size(), posts.size());
   auto fold = [](std::string s) {  // case folding of ASCII and of the few capitals used here
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -263,4 +285,103 @@ TEST(ArchiveView, SearchAgreesWithBruteForce) {
       EXPECT_EQ(got, want) << "query '" << q << "' field " << static_cast<int>(field);
     }
   }
+}
+
+// Issue 8: every session that opens a mailbox holds the same immutable list; a new post
+// makes a new list (the old one is untouched) that the next NOOP/IDLE of each session sees.
+TEST(ArchiveView, SessionsShareOneListAndSeeNewPosts) {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) f.post(f.a, "Subject: p" + std::to_string(i) + "\n\nx\n");
+  auto cache = std::make_shared<MailboxCache>();
+  ArchiveView ana(f.db_path, f.archive, cache), bob(f.db_path, f.archive, cache);
+  ASSERT_TRUE(ana.login("ana", "pw-ana"));
+  ASSERT_TRUE(bob.login("bob", "pw-bob"));
+  const std::string box = "mi_lista@lists.mired.org";
+  std::uint32_t v = 0;
+  imap::MessageListPtr la, lb, ia, ib;
+  ASSERT_TRUE(ana.open(box, v, la));
+  ASSERT_TRUE(bob.open(box, v, lb));
+  EXPECT_EQ(la.get(), lb.get());
+  EXPECT_EQ(la->size(), 3u);
+  EXPECT_EQ(cache->stats().builds, 1u);
+  EXPECT_EQ(cache->stats().hits, 1u);
+  ASSERT_TRUE(ana.open("INBOX", v, ia));  // both read only mi_lista: one INBOX list too
+  ASSERT_TRUE(bob.open("INBOX", v, ib));
+  EXPECT_EQ(ia.get(), ib.get());
+  EXPECT_NE(ia.get(), la.get());                // INBOX numbers by the merged UIDs: its own list
+  EXPECT_EQ(ana.current(box).get(), la.get());  // nothing changed: the same list
+  f.post(f.a, "Subject: nuevo\n\nx\n");
+  auto na = ana.current(box), nb = bob.current(box);
+  EXPECT_EQ(na.get(), nb.get());
+  EXPECT_NE(na.get(), la.get());
+  ASSERT_EQ(na->size(), 4u);
+  EXPECT_EQ(la->size(), 3u);  // the old list is never changed under a session
+  EXPECT_EQ(na->back().uid, 4u);
+  EXPECT_EQ(cache->stats().appends, 1u);  // extended, not read again
+  EXPECT_EQ(cache->stats().builds, 2u);   // the list's and the INBOX's first builds only
+  EXPECT_EQ(bob.list()->size(), 4u);      // POP3 sees it too (from the INBOX list)
+  EXPECT_EQ(ana.list().get(), bob.list().get());
+  // A deleted list: its posts go away, and the cache notices (the count dropped).
+  f.store.delete_list(f.a);
+  EXPECT_EQ(ana.current("INBOX")->size(), 0u);
+}
+
+// Two IMAP sessions: one list in memory, one SQLite connection lent to both in turn, and NOOP
+// announces a new post to each with its own sequence numbers and \Seen.
+TEST(ArchiveView, ImapSessionsShareTheListAndHearOfNewPosts) {
+  Fixture f;
+  f.post(f.a, "Subject: uno\n\nuno\n");
+  f.post(f.a, "Subject: dos\n\ndos\n");
+  auto cache = std::make_shared<MailboxCache>();
+  auto conns = std::make_shared<ConnectionPool>(f.db_path, 2);
+  ArchiveView va(f.db_path, f.archive, cache, nullptr, conns), vb(f.db_path, f.archive, cache, nullptr, conns);
+  imap::SessionOptions o;
+  o.plaintext_allowed = true;
+  imap::Session a(va, o), b(vb, o);
+  auto run = [](imap::Session& s, const std::string& in) {
+    std::string out = s.input(in);
+    while (s.login_pending()) out += s.verify();
+    while (s.more()) out += s.resume();
+    return out;
+  };
+  EXPECT_NE(run(a, "1 LOGIN ana pw-ana\r\n").find("1 OK"), std::string::npos);
+  EXPECT_NE(run(b, "1 LOGIN bob pw-bob\r\n").find("1 OK"), std::string::npos);
+  EXPECT_NE(run(a, "2 SELECT INBOX\r\n").find("* 2 EXISTS"), std::string::npos);
+  EXPECT_NE(run(b, "2 SELECT INBOX\r\n").find("* 2 EXISTS"), std::string::npos);
+  auto list = va.current("INBOX");
+  EXPECT_EQ(list.use_count(), 4);  // the cache, both sessions, this copy
+  run(a, "3 STORE 1 +FLAGS (\\Seen)\r\n");
+  f.post(f.a, "Subject: tres\n\ntres\n");
+  EXPECT_EQ(run(a, "4 NOOP\r\n"), "* 3 EXISTS\r\n* 0 RECENT\r\n4 OK NOOP completed\r\n");
+  EXPECT_EQ(run(b, "4 NOOP\r\n"), "* 3 EXISTS\r\n* 0 RECENT\r\n4 OK NOOP completed\r\n");
+  EXPECT_EQ(run(a, "5 SEARCH UNSEEN\r\n"), "* SEARCH 2 3\r\n5 OK SEARCH completed\r\n");
+  EXPECT_EQ(run(b, "5 SEARCH UNSEEN\r\n"), "* SEARCH 1 2 3\r\n5 OK SEARCH completed\r\n");
+  EXPECT_EQ(va.current("INBOX").get(), vb.current("INBOX").get());
+  EXPECT_EQ(cache->stats().appends, 1u);
+  // Sessions borrow a connection per call: two sessions used in turn needed only one.
+  EXPECT_EQ(conns->opened(), 1u);
+}
+
+// The login cache: a success is remembered (keyed by the stored hash), a changed password
+// hash in the database is no longer a hit, a failed login is never remembered.
+TEST(ArchiveView, LoginCacheFollowsTheStoredHash) {
+  Fixture f;
+  AuthCache auth(300);
+  ArchiveView v(f.db_path, f.archive, nullptr, &auth);
+  EXPECT_EQ(v.begin_login("ana", "pw-ana"), imap::Backend::LoginStep::slow);  // not cached: argon2id
+  EXPECT_TRUE(v.finish_login());
+  EXPECT_EQ(auth.size(), 1u);
+  EXPECT_EQ(v.begin_login("ana@mired.org", "pw-ana"), imap::Backend::LoginStep::ok);  // cached
+  EXPECT_EQ(v.mailboxes().size(), 2u);
+  EXPECT_EQ(v.begin_login("ana", "wrong"), imap::Backend::LoginStep::slow);  // a wrong one is checked
+  EXPECT_FALSE(v.finish_login());
+  EXPECT_EQ(v.begin_login("bob", "nope"), imap::Backend::LoginStep::slow);
+  EXPECT_FALSE(v.finish_login());
+  EXPECT_EQ(auth.size(), 1u);  // failures are not remembered
+  f.store.set_password_hash(*f.store.find_person("ana@mired.org"), hash_password("nueva"));
+  EXPECT_EQ(v.begin_login("ana", "pw-ana"), imap::Backend::LoginStep::slow);
+  EXPECT_FALSE(v.finish_login());  // the old password no longer works, cache or not
+  EXPECT_TRUE(v.login("ana", "nueva"));
+  EXPECT_EQ(v.begin_login("nobody@mired.org", "x"), imap::Backend::LoginStep::slow);  // same cost as a real one
+  EXPECT_FALSE(v.finish_login());
 }

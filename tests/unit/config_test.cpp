@@ -109,3 +109,19 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Config, UnreadableFile) {
   EXPECT_THROW(load_config("/nonexistent/listd.conf"), ConfigError);
 }
+
+// Issue 8: the archive pool, the login queue and the login cache.
+TEST(Config, ArchiveAccessKeys) {
+  Config d = parse_config("", "/etc/listd/listd.conf");
+  EXPECT_EQ(d.archive.workers, 2u);
+  EXPECT_EQ(d.archive.max_logins, 1u);
+  EXPECT_EQ(d.archive.auth_cache_ttl, 300u);
+  Config c = parse_config("[imap]\nworkers = 4\nmax_logins = 2\n[auth]\ncache_ttl = 0\n", "/etc/listd/listd.conf");
+  EXPECT_EQ(c.archive.workers, 4u);
+  EXPECT_EQ(c.archive.max_logins, 2u);
+  EXPECT_EQ(c.archive.auth_cache_ttl, 0u);
+  EXPECT_THROW(parse_config("[imap]\nworkers = 0\n", "x.conf"), ConfigError);
+  EXPECT_THROW(parse_config("[imap]\nmax_logins = 0\n", "x.conf"), ConfigError);
+  EXPECT_THROW(parse_config("[auth]\ncache_ttl = 86401\n", "x.conf"), ConfigError);
+  EXPECT_THROW(parse_config("[pop3]\nworkers = 2\n", "x.conf"), ConfigError);  // one key, in [imap]
+}

@@ -50,17 +50,39 @@ class Backend : public imap::Backend, public pop3::Maildrop {
     ++logins;
     return (user == "ana" || user == "ana@mired.org") && password == "pw";
   }
+  // With `slow`, logins take the two-step path (as listd's password hashes do).
+  imap::Backend::LoginStep begin_login(const std::string& user, const std::string& password) override {
+    if (!slow) return login(user, password) ? imap::Backend::LoginStep::ok : imap::Backend::LoginStep::fail;
+    pending = {user, password};
+    return imap::Backend::LoginStep::slow;
+  }
+  pop3::Maildrop::LoginStep start_login(const std::string& user, const std::string& password) override {
+    auto s = begin_login(user, password);
+    return s == imap::Backend::LoginStep::slow ? pop3::Maildrop::LoginStep::slow
+           : s == imap::Backend::LoginStep::ok ? pop3::Maildrop::LoginStep::ok
+                                               : pop3::Maildrop::LoginStep::fail;
+  }
+  bool finish_login() override { return login(pending.first, pending.second); }
   std::vector<std::string> mailboxes() override { return {"INBOX", "lista@x.org"}; }
-  bool open(const std::string& mailbox, std::uint32_t& uidvalidity, std::vector<imap::MessageMeta>& out) override {
+  bool open(const std::string& mailbox, std::uint32_t& uidvalidity, imap::MessageListPtr& out) override {
     if (mailbox != "INBOX" && mailbox != "lista@x.org") return false;
     uidvalidity = mailbox == "INBOX" ? 77 : 88;
-    out = newer(mailbox, 0);
+    out = current(mailbox);
     return true;
   }
-  std::vector<imap::MessageMeta> newer(const std::string&, std::uint32_t after) override {
-    std::vector<imap::MessageMeta> out;
+  // current - one shared list while msgs is unchanged (as listd's mailbox cache does).
+  imap::MessageListPtr current(const std::string&) override {
+    imap::MessageList now;
+    for (auto& m : msgs) now.push_back({m.uid, m.key, m.raw.size(), m.date, m.date});
+    bool same = shared && shared->size() == now.size() &&
+                std::equal(now.begin(), now.end(), shared->begin(), [](auto& a, auto& b) { return a.uid == b.uid; });
+    if (!same) shared = std::make_shared<const imap::MessageList>(std::move(now));
+    return shared;
+  }
+  std::vector<std::int64_t> seen_keys(const std::string&, std::uint32_t after) override {
+    std::vector<std::int64_t> out;
     for (auto& m : msgs)
-      if (m.uid > after) out.push_back({m.uid, m.key, m.raw.size(), m.date, m.date, seen.count(m.key) > 0});
+      if (m.uid > after && seen.count(m.key)) out.push_back(m.key);
     return out;
   }
   std::optional<std::string> message(std::int64_t key) override {
@@ -103,17 +125,21 @@ class Backend : public imap::Backend, public pop3::Maildrop {
   void set_seen(const std::vector<std::int64_t>& keys, bool s) override {
     for (auto k : keys) s ? (void)seen.insert(k) : (void)seen.erase(k);
   }
-  std::vector<pop3::DropMessage> list() override {
-    std::vector<pop3::DropMessage> out;
+  pop3::DropListPtr list() override {
+    auto out = std::make_shared<pop3::DropList>();
     for (auto& m : msgs)
-      if (!hidden.count(m.key)) out.push_back({m.key, m.raw.size(), "u" + std::to_string(m.key)});
+      if (!hidden.count(m.key)) out->push_back({m.key, m.raw.size()});
     return out;
   }
+  std::string uidl(std::int64_t key) override { return "u" + std::to_string(key); }
   void remove(const std::vector<std::int64_t>& keys) override { hidden.insert(keys.begin(), keys.end()); }
 
   std::vector<Msg> msgs;
   std::set<std::int64_t> seen, hidden;
   int logins = 0, facts_calls = 0;
+  bool slow = false;
+  std::pair<std::string, std::string> pending;
+  imap::MessageListPtr shared;
 };
 
 // Transcript - a session with the fake; `send` returns what the server answered.

@@ -108,3 +108,31 @@ TEST(ImapAuth, OverlongLineSaysByeAndCloses) {
   EXPECT_EQ(out, "* BYE line too long\r\n");
   EXPECT_TRUE(t.session.closing());
 }
+
+// A slow login (listd: an argon2id check) stops the session until verify(); commands the
+// client pipelined behind it wait too, and run after it in order.
+TEST(ImapAuth, SlowLoginWaitsForVerify) {
+  fake::Transcript t;
+  t.backend.slow = true;
+  EXPECT_EQ(t.send("a LOGIN ana pw\r\nb SELECT INBOX\r\n"), "");
+  EXPECT_TRUE(t.session.login_pending());
+  EXPECT_EQ(t.backend.logins, 0);
+  std::string out = t.session.verify();
+  EXPECT_FALSE(t.session.login_pending());
+  EXPECT_EQ(out.rfind("a OK [CAPABILITY", 0), 0u) << out;
+  EXPECT_NE(out.find("b OK [READ-WRITE] SELECT completed"), std::string::npos) << out;
+  EXPECT_EQ(t.send("c LOGIN ana pw\r\n"), "c BAD already logged in\r\n");
+}
+
+TEST(ImapAuth, SlowLoginFailureCountsAsAFailedLogin) {
+  fake::Transcript t;
+  t.backend.slow = true;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(t.send("a LOGIN ana nope\r\n"), "");
+    EXPECT_EQ(t.session.verify(), "a NO [AUTHENTICATIONFAILED] invalid user name or password\r\n");
+  }
+  t.send("a AUTHENTICATE PLAIN " + imap::base64_encode(std::string("\0ana\0bad", 8)) + "\r\n");
+  EXPECT_EQ(t.session.verify(),
+            "a NO [AUTHENTICATIONFAILED] invalid user name or password\r\n* BYE too many failed logins\r\n");
+  EXPECT_TRUE(t.session.closing());
+}

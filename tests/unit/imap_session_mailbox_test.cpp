@@ -60,3 +60,35 @@ TEST(ImapMailbox, CloseUnselectNamespaceAndReadOnly) {
   EXPECT_EQ(t.send("u UNSELECT\r\n"), "u OK UNSELECT completed\r\n");
   EXPECT_EQ(t.send("v CLOSE\r\n"), "v BAD CLOSE needs a selected mailbox\r\n");
 }
+
+// MessageList versions share their full chunks: a new post costs one partial chunk, not a copy.
+TEST(ImapMessageList, AppendedSharesFullChunks) {
+  imap::MessageList a;
+  const std::size_t n = 2 * imap::MessageList::kChunk + 5;
+  for (std::size_t i = 0; i < n; ++i) a.push_back({static_cast<std::uint32_t>(i + 1), static_cast<std::int64_t>(i)});
+  auto b = a.appended({{static_cast<std::uint32_t>(n + 1), 9999}});
+  EXPECT_EQ(a.size(), n);  // the old version is untouched
+  EXPECT_EQ(a.back().uid, n);
+  ASSERT_EQ(b.size(), n + 1);
+  EXPECT_EQ(b.back().key, 9999);
+  EXPECT_EQ(b[n - 1].uid, n);
+  EXPECT_TRUE(b.shares_chunk_with(a, 0));
+  EXPECT_TRUE(b.shares_chunk_with(a, 1));
+  EXPECT_FALSE(b.shares_chunk_with(a, 2));  // the partial last chunk was copied before writing
+  std::uint32_t want = 1;
+  for (auto& m : b) EXPECT_EQ(m.uid, want++);
+  EXPECT_EQ(want, n + 2);
+  // Filling the partial chunk exactly, then one more: a new chunk starts.
+  std::vector<imap::MessageMeta> more;
+  for (std::size_t i = b.size(); i < 3 * imap::MessageList::kChunk + 1; ++i)
+    more.push_back({static_cast<std::uint32_t>(i + 1), static_cast<std::int64_t>(i)});
+  auto c = b.appended(more);
+  EXPECT_EQ(c.size(), 3 * imap::MessageList::kChunk + 1);
+  EXPECT_EQ(c.chunks(), 4u);
+  EXPECT_EQ(c[3 * imap::MessageList::kChunk].uid, 3 * imap::MessageList::kChunk + 1);
+  EXPECT_EQ(b.size(), n + 1);
+  imap::MessageList empty;
+  auto d = empty.appended({});
+  EXPECT_TRUE(d.empty());
+  EXPECT_EQ(d.begin(), d.end());
+}

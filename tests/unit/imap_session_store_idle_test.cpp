@@ -56,3 +56,38 @@ TEST(ImapLimits, TooManyBadCommands) {
   EXPECT_TRUE(t.session.closing());
   EXPECT_NE(out.find("* BYE too many bad commands"), std::string::npos);
 }
+
+// The session keeps the backend's shared list until NOOP/IDLE; a message that went away is
+// announced with EXPUNGE (numbers of the others stay right), new ones with EXISTS.
+TEST(ImapIdle, SharedListIsKeptUntilToldAndExpungeIsAnnounced) {
+  Transcript t;
+  t.login();
+  t.send("x SELECT INBOX\r\n");
+  auto shared = t.backend.shared;
+  ASSERT_TRUE(shared);
+  EXPECT_EQ(shared.use_count(), 3);                  // the fake's, this copy and the session's: one list
+  t.backend.msgs.erase(t.backend.msgs.begin() + 1);  // uid 2 goes away
+  t.backend.msgs.push_back({200, 5, imap::to_crlf("Subject: nuevo\n\nhola\n"), 1770300000});
+  EXPECT_EQ(t.send("a FETCH 2 UID\r\n"), "* 2 FETCH (UID 2)\r\na OK FETCH completed\r\n");  // not yet told
+  EXPECT_EQ(t.send("n NOOP\r\n"), "* 2 EXPUNGE\r\n* 3 EXISTS\r\n* 0 RECENT\r\nn OK NOOP completed\r\n");
+  EXPECT_EQ(t.send("b FETCH 1:* UID\r\n"),
+            "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 3)\r\n* 3 FETCH (UID 5)\r\nb OK FETCH completed\r\n");
+  EXPECT_EQ(t.send("n NOOP\r\n"), "n OK NOOP completed\r\n");
+}
+
+TEST(ImapIdle, SeenBitsAreThePersonsNotTheSharedList) {
+  Transcript t;
+  t.backend.seen.insert(101);  // message 2 was read before
+  t.login();
+  EXPECT_NE(t.send("x SELECT INBOX\r\n").find("* OK [UNSEEN 1]"), std::string::npos);
+  EXPECT_EQ(t.send("a FETCH 1:3 FLAGS\r\n"),
+            "* 1 FETCH (FLAGS ())\r\n* 2 FETCH (FLAGS (\\Seen))\r\n* 3 FETCH (FLAGS ())\r\na OK FETCH completed\r\n");
+  t.backend.seen.insert(102);
+  t.backend.add("Subject: nuevo\n\nhola\n", 1770300000);
+  t.backend.seen.insert(103);  // the new post, already read elsewhere
+  EXPECT_EQ(t.send("n NOOP\r\n"), "* 4 EXISTS\r\n* 0 RECENT\r\nn OK NOOP completed\r\n");
+  // Message 3's flag changed elsewhere: this session learns it on re-SELECT, the new one now.
+  EXPECT_EQ(t.send("b FETCH 3:4 FLAGS\r\n"),
+            "* 3 FETCH (FLAGS ())\r\n* 4 FETCH (FLAGS (\\Seen))\r\nb OK FETCH completed\r\n");
+  EXPECT_EQ(t.send("s SEARCH UNSEEN\r\n"), "* SEARCH 1 3\r\ns OK SEARCH completed\r\n");
+}

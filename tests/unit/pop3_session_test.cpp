@@ -127,3 +127,18 @@ TEST(Pop3, ParseCommand) {
   EXPECT_EQ(pop3::dot_stuff(".a\r\nb\r\n.\r\n"), "..a\r\nb\r\n..\r\n");
   EXPECT_EQ(pop3::dot_stuff("no newline"), "no newline\r\n");
 }
+
+TEST(Pop3, SlowLoginWaitsForVerify) {
+  Pop p;
+  p.backend.slow = true;
+  EXPECT_EQ(p.send("USER ana\r\nPASS pw\r\nSTAT\r\n"), "+OK send PASS\r\n");
+  EXPECT_TRUE(p.s.login_pending());
+  auto out = p.s.verify();
+  EXPECT_EQ(out.rfind("+OK maildrop has 3 messages\r\n+OK 3 ", 0), 0u) << out;
+  EXPECT_FALSE(p.s.login_pending());
+  p.send("USER ana\r\n");
+  Pop q;
+  q.backend.slow = true;
+  q.send("USER ana\r\nPASS wrong\r\n");
+  EXPECT_EQ(q.s.verify(), "-ERR [AUTH] invalid user name or password\r\n");
+}

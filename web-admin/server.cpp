@@ -298,7 +298,12 @@ class HttpService : public Service {
         req.tls = tls;
         bool keep = msg.keep_alive() && !stopping_ && n + 1 < web::kMaxRequestsPerConnection;
         bool head = msg.method() == http::verb::head;
-        co_await run_app(job);
+        // A page the cache holds is answered here on the event loop (no hop to a worker and
+        // back); everything else runs on the workers.
+        if (auto hit = app_.cached(job->req))
+          job->res = std::move(*hit);
+        else
+          co_await run_app(job);
         co_await write(stream, sock, std::move(job->res), keep, head);
         if (!keep) break;
       }

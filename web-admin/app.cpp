@@ -384,6 +384,26 @@ struct App::Impl {
 
   // find_list - Store::find_list with this thread's prepared statements (it runs on every
   // request that names a list); settings parsed by the same settings_set.
+  // Rows of find_list by address, reused while the database generation they were read at
+  // holds (a settings change anywhere moves it).
+  std::mutex list_mu;
+  std::map<std::string, std::pair<std::uint64_t, ListRow>> list_rows;
+
+  std::optional<ListRow> find_list_cached(const std::string& name, const std::string& host, std::uint64_t gen) {
+    std::string key = name + "@" + host;
+    {
+      std::lock_guard lock(list_mu);
+      if (auto it = list_rows.find(key); it != list_rows.end() && it->second.first == gen) return it->second.second;
+    }
+    auto l = find_list(name, host);
+    if (l) {
+      std::lock_guard lock(list_mu);
+      if (list_rows.size() > 1024) list_rows.clear();
+      list_rows[key] = {gen, *l};
+    }
+    return l;
+  }
+
   std::optional<ListRow> find_list(const std::string& name, const std::string& host) {
     auto q = stmts().get(
         "SELECT l.id, l.name, d.name, l.created, l.uidvalidity FROM lists l JOIN domains d ON d.id = l.domain_id "
@@ -715,7 +735,7 @@ struct App::Impl {
       std::optional<ListRow> l;
       try {
         auto [name, host] = split_list_address(it->second);
-        l = find_list(name, host);
+        l = find_list_cached(name, host, c.generation);
       } catch (const StoreError&) {
       }
       if (!l) throw HttpError{404, "no such list"};
@@ -1384,8 +1404,11 @@ struct App::Impl {
     std::size_t total = 0;
   };
 
+  // member_page - LIMIT members from OFFSET in address order; or, keyset (the pager's links),
+  // the LIMIT after address AFTER, or the LIMIT before address BEFORE, without walking the
+  // OFFSET rows before them (page 2,000 of a 100,000-member list took 260 ms that way).
   MemberPage member_page(Ctx& c, const std::string& search, std::size_t offset, std::size_t limit,
-                         const std::string& role) {
+                         const std::string& role, const std::string& after = "", const std::string& before = "") {
     MemberPage mp;
     std::string like = "%";
     for (char ch : search) {
@@ -1408,16 +1431,25 @@ struct App::Impl {
     }
     // Walk people in address order and probe the membership key: one page of a
     // 100,000-member list costs `limit` index probes, not a sort of the whole list.
-    auto lq = c.sc->get(
+    static const std::string kSelect =
         "SELECT p.id, p.email, m.role, m.delivery, m.moderated, m.nomail, m.disabled FROM people p "
         "CROSS JOIN memberships m ON m.list_id = ?1 AND m.person_id = p.id AND m.role = ?2 WHERE "
-        "(?3 = '%%' OR p.email LIKE ?3 ESCAPE '\\') ORDER BY p.email LIMIT ?4 OFFSET ?5");
+        "(?3 = '%%' OR p.email LIKE ?3 ESCAPE '\\') ";
+    bool backwards = after.empty() && !before.empty();
+    auto lq = c.sc->get(!after.empty() ? kSelect + "AND p.email > ?5 ORDER BY p.email LIMIT ?4"
+                        : backwards    ? kSelect + "AND p.email < ?5 ORDER BY p.email DESC LIMIT ?4"
+                                       : kSelect + "ORDER BY p.email LIMIT ?4 OFFSET ?5");
     SQLite::Statement& q = *lq;
     q.bind(1, c.list->id);
     q.bind(2, role);
     q.bind(3, search.empty() ? std::string("%%") : like);
     q.bind(4, static_cast<std::int64_t>(limit));
-    q.bind(5, static_cast<std::int64_t>(offset));
+    if (!after.empty())
+      q.bind(5, after);
+    else if (backwards)
+      q.bind(5, before);
+    else
+      q.bind(5, static_cast<std::int64_t>(offset));
     while (q.executeStep()) {
       MemberRow m;
       m.person_id = q.getColumn(0).getInt64();
@@ -1429,20 +1461,28 @@ struct App::Impl {
       m.disabled = q.getColumn(6).getInt() != 0;
       mp.rows.push_back(std::move(m));
     }
+    if (backwards) std::reverse(mp.rows.begin(), mp.rows.end());
     return mp;
   }
 
   Response admin_members(Ctx& c) {
     std::string search;
     std::size_t pageno = 1;
-    std::string role = "member";
+    std::string role = "member", after, before;
     if (auto f = parse_form(c.req.query)) {
       search = form_get(*f, "q");
+      after = form_get(*f, "after");
+      before = form_get(*f, "before");
       pageno = static_cast<std::size_t>(std::max<std::int64_t>(1, to_int(form_get(*f, "page"), 1)));
       std::string r = form_get(*f, "role");
       if (r == "owner" || r == "moderator") role = r;
     }
-    auto mp = member_page(c, search, (pageno - 1) * kMembersPerPage, kMembersPerPage, role);
+    auto mp = member_page(c, search, (pageno - 1) * kMembersPerPage, kMembersPerPage, role, after, before);
+    // Walking back past the first member, or a stale key: start again from the top.
+    if (mp.rows.empty() && (!after.empty() || !before.empty()) && pageno > 1) {
+      pageno = 1;
+      mp = member_page(c, search, 0, kMembersPerPage, role);
+    }
     // The table rows are written here rather than through a template list: building and
     // copying the template engine's data for 50 rows (a hash map and five strings per row,
     // copied at each set) cost more than the rest of the page.
@@ -1475,6 +1515,10 @@ struct App::Impl {
     d.set("pages", std::to_string(pages));
     if (pageno > 1) d.set("prev", std::to_string(pageno - 1));
     if (pageno < pages) d.set("next", std::to_string(pageno + 1));
+    if (!mp.rows.empty()) {
+      d.set("first_enc", percent_encode(mp.rows.front().email));
+      d.set("last_enc", percent_encode(mp.rows.back().email));
+    }
     d.set("none", mp.rows.empty());
     if (auto f = parse_form(c.req.query); f && !form_get(*f, "msg").empty()) d.set("flash", form_get(*f, "msg"));
     return page(c, 200, "Members - " + c.list->address(), "admin_members", std::move(d));

@@ -363,3 +363,42 @@ TEST_F(Fixture, PageCacheKeepsEachVisitorsTokenAndAnswers304) {
   EXPECT_EQ(call("GET", "/lists/nope@lists.mired.org").status, 404);
   EXPECT_FALSE(app->cached(get_request("/lists/nope@lists.mired.org")));
 }
+
+TEST_F(Fixture, MembersPagerLinksUseKeysetAndMatchOffsetPages) {
+  std::vector<std::string> emails;
+  for (int i = 0; i < 120; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "m%03d@mired.org", i);
+    emails.emplace_back(buf);
+  }
+  Store(*db).add_members(list, emails);
+  auto [cookie, csrf] = session("ana@mired.org", "ana-pw");
+  const std::string url = "/admin/lists/mi_lista@lists.mired.org/members";
+  auto link = [](const std::string& body, const std::string& arrow) {
+    std::regex re("<a href=\"(\\?[^\"]*)\">" + arrow);
+    std::smatch m;
+    if (!std::regex_search(body, m, re)) return std::string();
+    return std::regex_replace(m[1].str(), std::regex("&amp;"), "&");
+  };
+  auto p1 = call("GET", url, "", cookie);
+  ASSERT_EQ(p1.status, 200);
+  EXPECT_NE(p1.body.find("value=\"m000@mired.org\""), std::string::npos);
+  EXPECT_NE(p1.body.find("value=\"m049@mired.org\""), std::string::npos);
+  std::string next = link(p1.body, "Next");
+  ASSERT_NE(next.find("&after=m049"), std::string::npos) << next;
+  auto p2 = call("GET", url + next, "", cookie);
+  auto p2_offset = call("GET", url + "?page=2", "", cookie);
+  EXPECT_EQ(p2.body, p2_offset.body);  // the same rows and links as the OFFSET page
+  EXPECT_NE(p2.body.find("value=\"m050@mired.org\""), std::string::npos);
+  EXPECT_EQ(p2.body.find("value=\"m049@mired.org\""), std::string::npos);
+  EXPECT_NE(p2.body.find("page 2 of 3"), std::string::npos);
+  auto p3 = call("GET", url + link(p2.body, "Next"), "", cookie);
+  EXPECT_NE(p3.body.find("value=\"m119@mired.org\""), std::string::npos);
+  EXPECT_EQ(link(p3.body, "Next"), "");
+  std::string prev = link(p3.body, "← Previous");
+  ASSERT_NE(prev.find("&before=m100"), std::string::npos) << prev;
+  EXPECT_EQ(call("GET", url + prev, "", cookie).body, p2.body);
+  // A key past the end starts again from the first page.
+  auto stale = call("GET", url + "?page=9&after=zzz", "", cookie);
+  EXPECT_NE(stale.body.find("value=\"m000@mired.org\""), std::string::npos);
+}

@@ -12,6 +12,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -22,6 +24,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "listd/log.hpp"
 #include "web-admin/app.hpp"
@@ -38,12 +42,21 @@ using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
 class HttpService : public Service {
+  // A web loop: an io_context run by one thread, with the connections it serves.
+  struct Loop {
+    asio::io_context ioc{1};
+    asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(ioc);
+    std::set<tcp::socket*> idle;  // waiting for a request; touched on this loop's thread only
+    std::thread thread;
+  };
+
  public:
   explicit HttpService(ServiceContext& ctx)
       : ctx_(ctx),
         acceptor_(ctx.ioc),
         tls_acceptor_(ctx.ioc),
         pool_(web::kWebWorkers),
+        loops_(web::kWebIoThreads),
         app_(ctx.cfg, ctx.templates, ctx.wake_processing, ctx.wake_delivery) {
     const Listener& l = ctx.cfg.http;
     bind(acceptor_, l.listen, "listen");
@@ -64,8 +77,19 @@ class HttpService : public Service {
       bind(tls_acceptor_, l.tls_listen, "tls_listen");
     }
     app_.set_connection_counter([this] { return open_.load(); });
+    for (auto& l : loops_) {
+      l = std::make_unique<Loop>();
+      auto* lp = l.get();
+      lp->thread = std::thread([lp] { lp->ioc.run(); });
+    }
   }
-  ~HttpService() override { pool_.join(); }
+  ~HttpService() override {
+    // stop() cancelled the idle connections; requests in flight finish, then each loop runs out
+    // of work and its thread ends.
+    for (auto& l : loops_) l->guard.reset();
+    for (auto& l : loops_) l->thread.join();
+    pool_.join();
+  }
 
   const char* name() const override { return "http"; }
 
@@ -83,7 +107,12 @@ class HttpService : public Service {
     boost::system::error_code ec;
     acceptor_.close(ec);
     tls_acceptor_.close(ec);
-    for (auto* s : idle_) s->cancel(ec);
+    // Each loop cancels its own idle connections (a socket is only touched on its loop).
+    for (auto& l : loops_)
+      asio::post(l->ioc, [lp = l.get()] {
+        boost::system::error_code e;
+        for (auto* s : lp->idle) s->cancel(e);
+      });
   }
 
  private:
@@ -101,7 +130,9 @@ class HttpService : public Service {
   awaitable<void> accept_loop(tcp::acceptor& acceptor, bool tls) {
     while (!stopping_) {
       boost::system::error_code ec;
-      tcp::socket sock = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      // Connections are dealt out to the web loops in turn: each serves its own on its thread.
+      Loop& loop = *loops_[next_loop_++ % loops_.size()];
+      tcp::socket sock = co_await acceptor.async_accept(loop.ioc, asio::redirect_error(use_awaitable, ec));
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
         continue;
@@ -110,7 +141,7 @@ class HttpService : public Service {
         sock.close(ec);
         continue;
       }
-      asio::co_spawn(ctx_.ioc, session(std::move(sock), tls), asio::detached);
+      asio::co_spawn(loop.ioc, session(std::move(sock), tls, loop), asio::detached);
     }
   }
 
@@ -173,13 +204,13 @@ class HttpService : public Service {
   // session - one connection: the TLS handshake (on the tls_listen acceptor) within
   // kHeaderTimeout, then serve(); a TLS connection ends with a close_notify bounded by
   // kTlsShutdownTimeout (a silent peer cannot hold it).
-  awaitable<void> session(tcp::socket sock, bool tls) {
+  awaitable<void> session(tcp::socket sock, bool tls, Loop& loop) {
     ++open_;
     boost::system::error_code ec;
     auto remote = sock.remote_endpoint(ec);
     std::string peer = ec ? std::string() : remote.address().to_string();
     if (!tls) {
-      co_await serve(sock, sock, peer, false);
+      co_await serve(sock, sock, peer, false, loop);
     } else {
       ssl::stream<tcp::socket&> stream(sock, *tls_);
       asio::steady_timer timer(sock.get_executor());
@@ -193,7 +224,7 @@ class HttpService : public Service {
       if (ec) {
         log_event(LogLevel::debug, "http-tls-handshake-failed", {{"peer", peer}, {"error", ec.message()}});
       } else {
-        bool clean = co_await serve(stream, sock, peer, true);
+        bool clean = co_await serve(stream, sock, peer, true, loop);
         if (clean) {
           timer.expires_after(web::kTlsShutdownTimeout);
           timer.async_wait([&sock](boost::system::error_code tec) {
@@ -212,7 +243,7 @@ class HttpService : public Service {
   // serve - read requests from STREAM (the socket itself, or TLS over it) and answer them.
   // Returns whether the connection is still sound (worth a TLS close_notify).
   template <class Stream>
-  awaitable<bool> serve(Stream& stream, tcp::socket& sock, const std::string& peer, bool tls) {
+  awaitable<bool> serve(Stream& stream, tcp::socket& sock, const std::string& peer, bool tls, Loop& loop) {
     boost::system::error_code ec;
     boost::beast::flat_buffer buf;
     bool clean = true;
@@ -232,10 +263,10 @@ class HttpService : public Service {
             sock.cancel(tec);
           }
         });
-        idle_.insert(&sock);
+        loop.idle.insert(&sock);
         ec = {};
         co_await http::async_read_header(stream, buf, parser, asio::redirect_error(use_awaitable, ec));
-        idle_.erase(&sock);
+        loop.idle.erase(&sock);
         if (!ec && !parser.is_done()) {
           timer.expires_after(web::kBodyTimeout);
           timer.async_wait([&](boost::system::error_code tec) {
@@ -311,7 +342,7 @@ class HttpService : public Service {
       log_event(LogLevel::debug, "http-session-ended", {{"peer", peer}, {"error", e.what()}});
       clean = false;
     }
-    idle_.erase(&sock);
+    loop.idle.erase(&sock);
     co_return clean;
   }
 
@@ -319,10 +350,11 @@ class HttpService : public Service {
   tcp::acceptor acceptor_, tls_acceptor_;
   std::unique_ptr<ssl::context> tls_;  // null: no tls_listen
   asio::thread_pool pool_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  unsigned next_loop_ = 0;  // accept loops run on the daemon's event loop thread
   web::App app_;
   std::atomic<bool> stopping_{false};
   std::atomic<long> open_{0};
-  std::set<tcp::socket*> idle_;  // touched on the event loop thread only
 };
 
 }  // namespace

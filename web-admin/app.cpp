@@ -1489,7 +1489,7 @@ struct App::Impl {
     std::string rows_html;
     rows_html.reserve(mp.rows.size() * 320);
     for (auto& m : mp.rows) {
-      std::string e = html_escape(m.email);
+      std::string e = mu::html_escape<std::string>(m.email);  // the templates' escaping
       rows_html.append("<tr><td><input type=\"checkbox\" name=\"email\" value=\"")
           .append(e)
           .append("\" aria-label=\"Select ")
@@ -1497,7 +1497,7 @@ struct App::Impl {
           .append("\"></td><td>")
           .append(e)
           .append("</td><td>")
-          .append(html_escape(m.delivery))
+          .append(mu::html_escape<std::string>(m.delivery))
           .append("</td><td>");
       if (m.moderated) rows_html.append("<span class=\"tag\">moderated</span>");
       if (m.nomail) rows_html.append("<span class=\"tag\">no mail</span>");

@@ -218,6 +218,8 @@ struct App::Impl {
   // Whole pages for anonymous visitors (see page_cache.hpp), valid while `generation` stays:
   // it moves whenever a connection of this process sees the database changed.
   PageCache page_cache{kPageCacheBytes};
+  // The members page's content per person, role and request target (admin_members).
+  PageCache admin_pages{kPageCacheBytes / 4};
   std::atomic<std::uint64_t> generation{1};
   const std::string csrf_marker = random_hex(32);
 
@@ -468,7 +470,11 @@ struct App::Impl {
   }
 
   Response page(Ctx& c, int status, const std::string& title, const std::string& tmpl, mu::data d) {
-    std::string csrf = csrf_token(c);
+    return layout_page(c, status, title, render_content(c, tmpl, std::move(d), csrf_token(c)));
+  }
+
+  // render_content - the content template TMPL with D and the values every page has.
+  std::string render_content(Ctx& c, const std::string& tmpl, mu::data d, const std::string& csrf) {
     d.set("csrf", csrf);
     d.set("base_url", cfg.base_url);
     if (c.who) {
@@ -481,7 +487,15 @@ struct App::Impl {
       d.set("can_own", c.role == "owner" || c.role == "admin");
       d.set("can_mod", !c.role.empty());
     }
-    return layout_page(c, status, title, render_raw(tmpl + ".html", d));
+    return render_raw(tmpl + ".html", d);
+  }
+
+  // expiry - when a page rendered for C stops being good (a count it shows was reused from an
+  // older generation; see CountCache), as a page cache expiry.
+  static std::chrono::steady_clock::time_point expiry(const Ctx& c) {
+    if (c.valid_until == std::numeric_limits<std::int64_t>::max()) return std::chrono::steady_clock::time_point::max();
+    return std::chrono::steady_clock::now() +
+           std::chrono::seconds(std::max<std::int64_t>(0, c.valid_until - now_unix()));
   }
 
   // page_data - the user-independent values a content template may use (the list); content
@@ -602,9 +616,7 @@ struct App::Impl {
     page->content_type = res.content_type;
     page->generation = c.generation;
     page->needs_token = c.csrf_used;
-    if (c.valid_until != std::numeric_limits<std::int64_t>::max())
-      page->expires = std::chrono::steady_clock::now() +
-                      std::chrono::seconds(std::max<std::int64_t>(0, c.valid_until - now_unix()));
+    page->expires = expiry(c);
     if (cacheable && res.status == 200 && res.headers.empty()) {
       page_cache.put(c.req.target, page);
       return serve_page(c.req, *page, page->needs_token);
@@ -1466,6 +1478,16 @@ struct App::Impl {
   }
 
   Response admin_members(Ctx& c) {
+    // The page's content for this person, role and query, rendered once per database
+    // generation with a marker for the session's CSRF token (the access checks ran already).
+    const std::string title = "Members - " + c.list->address();
+    const std::string key = c.who->email + "|" + c.role + "|" + c.req.target;
+    if (auto hit = admin_pages.get(key, c.generation))
+      return layout_page(c, 200, title, hit->materialize(csrf_token(c)));
+    return admin_members_render(c, title);
+  }
+
+  Response admin_members_render(Ctx& c, const std::string& title) {
     std::string search;
     std::size_t pageno = 1;
     std::string role = "member", after, before;
@@ -1521,7 +1543,11 @@ struct App::Impl {
     }
     d.set("none", mp.rows.empty());
     if (auto f = parse_form(c.req.query); f && !form_get(*f, "msg").empty()) d.set("flash", form_get(*f, "msg"));
-    return page(c, 200, "Members - " + c.list->address(), "admin_members", std::move(d));
+    auto content = CachedPage::cut(render_content(c, "admin_members", std::move(d), csrf_marker), csrf_marker);
+    content->generation = c.generation;
+    content->expires = expiry(c);
+    admin_pages.put(c.who->email + "|" + c.role + "|" + c.req.target, content);
+    return layout_page(c, 200, title, content->materialize(csrf_token(c)));
   }
 
   Response admin_members_post(Ctx& c) {

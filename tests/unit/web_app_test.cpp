@@ -402,3 +402,27 @@ TEST_F(Fixture, MembersPagerLinksUseKeysetAndMatchOffsetPages) {
   auto stale = call("GET", url + "?page=9&after=zzz", "", cookie);
   EXPECT_NE(stale.body.find("value=\"m000@mired.org\""), std::string::npos);
 }
+
+TEST_F(Fixture, MembersPageContentIsReusedPerSessionTokenAndGeneration) {
+  Store(*db).add_members(list, {"uno@mired.org"});
+  auto [cookie1, csrf1] = session("ana@mired.org", "ana-pw");
+  auto [cookie2, csrf2] = session("ana@mired.org", "ana-pw");
+  ASSERT_NE(csrf1, csrf2);
+  const std::string url = "/admin/lists/mi_lista@lists.mired.org/members";
+  auto a = call("GET", url, "", cookie1);
+  ASSERT_EQ(a.status, 200);
+  EXPECT_EQ(call("GET", url, "", cookie1).body, a.body);  // the reused content
+  auto b = call("GET", url, "", cookie2);
+  EXPECT_NE(b.body.find("value=\"" + csrf2 + "\""), std::string::npos);
+  EXPECT_EQ(b.body.find(csrf1), std::string::npos);
+  // A change by another connection (listctl, the pipeline) shows at once.
+  Store(*db).add_members(list, {"dos@mired.org"});
+  auto c = call("GET", url, "", cookie1);
+  EXPECT_NE(c.body.find("value=\"dos@mired.org\""), std::string::npos);
+  EXPECT_NE(c.body.find("value=\"" + csrf1 + "\""), std::string::npos);
+  // The moderator still may not see the page, cached or not; another list's owner neither.
+  auto [mcookie, mcsrf] = session("mod@mired.org", "mod-pw");
+  EXPECT_EQ(call("GET", url, "", mcookie).status, 403);
+  auto [ccookie, ccsrf] = session("carol@mired.org", "carol-pw");
+  EXPECT_EQ(call("GET", url, "", ccookie).status, 403);
+}

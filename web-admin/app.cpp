@@ -337,7 +337,10 @@ struct App::Impl {
 
   // serve_page - PAGE for REQ: the visitor's anonymous token (a new one, with its cookie, when
   // the page asked for one and they have none) in its holes; 304 when If-None-Match names it.
-  Response serve_page(const Request& req, const CachedPage& p, bool needs_token) {
+  // SHARE: a page without holes is answered with its cached bytes (Response::owner), no copy.
+  Response serve_page(const Request& req, const std::shared_ptr<const CachedPage>& page, bool share) {
+    const CachedPage& p = *page;
+    bool needs_token = p.needs_token;
     Response res;
     res.content_type = p.content_type;
     std::string token = cookie_get(req.header("cookie"), kAnonCsrfCookie);
@@ -354,7 +357,12 @@ struct App::Impl {
       res.content_type.clear();
       return res;
     }
-    res.body = p.materialize(token);
+    if (share && p.holes.empty()) {
+      res.owner = page;
+      res.shared_body = p.body;
+    } else {
+      res.body = p.materialize(token);
+    }
     return res;
   }
 
@@ -381,7 +389,7 @@ struct App::Impl {
     if (!anonymous_get(req)) return std::nullopt;
     auto page = page_cache.get(req.target, current_generation());
     if (!page) return std::nullopt;
-    return serve_page(req, *page, page->needs_token);
+    return serve_page(req, page, true);
   }
 
   // find_list - Store::find_list with this thread's prepared statements (it runs on every
@@ -619,7 +627,7 @@ struct App::Impl {
     page->expires = expiry(c);
     if (cacheable && res.status == 200 && res.headers.empty()) {
       page_cache.put(c.req.target, page);
-      return serve_page(c.req, *page, page->needs_token);
+      return serve_page(c.req, page, false);
     }
     std::string token = c.anon_csrf;
     if (c.csrf_used && token.empty()) {

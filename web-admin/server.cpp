@@ -23,6 +23,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <set>
 #include <thread>
 #include <vector>
@@ -175,16 +176,35 @@ class HttpService : public Service {
     return r;
   }
 
+  // write - RES on STREAM: its `body`, or the bytes of a cached page it shares (`shared_body`,
+  // kept alive by `owner` until written: no copy of a 150 KB month page per request).
   template <class Stream>
   awaitable<void> write(Stream& stream, tcp::socket& sock, web::Response res, bool keep_alive, bool head) {
-    http::response<http::string_body> msg{static_cast<http::status>(res.status), 11};
+    if (res.owner) {
+      http::response<http::span_body<const char>> msg{static_cast<http::status>(res.status), 11};
+      fill(msg, res, keep_alive);
+      msg.body() = boost::beast::span<const char>(res.shared_body.data(), res.shared_body.size());
+      msg.prepare_payload();
+      co_await send(stream, sock, msg, head);
+    } else {
+      http::response<http::string_body> msg{static_cast<http::status>(res.status), 11};
+      fill(msg, res, keep_alive);
+      msg.body() = std::move(res.body);
+      msg.prepare_payload();
+      co_await send(stream, sock, msg, head);  // HEAD: Content-Length stays that of the GET answer
+    }
+  }
+
+  template <class Msg>
+  static void fill(Msg& msg, const web::Response& res, bool keep_alive) {
     msg.set(http::field::server, "listd");
     if (!res.content_type.empty()) msg.set(http::field::content_type, res.content_type);
     for (auto& [k, v] : res.headers) msg.insert(k, v);
     msg.keep_alive(keep_alive);
-    msg.body() = std::move(res.body);
-    msg.prepare_payload();
-    if (head) msg.body().clear();  // Content-Length stays that of the GET answer
+  }
+
+  template <class Stream, class Body>
+  awaitable<void> send(Stream& stream, tcp::socket& sock, http::response<Body>& msg, bool head) {
     asio::steady_timer timer(sock.get_executor());
     timer.expires_after(web::kWriteTimeout);
     timer.async_wait([&sock](boost::system::error_code ec) {
@@ -192,7 +212,7 @@ class HttpService : public Service {
     });
     boost::system::error_code ec;
     if (head) {
-      http::response_serializer<http::string_body> sr{msg};
+      http::response_serializer<Body> sr{msg};
       co_await http::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
     } else {
       co_await http::async_write(stream, msg, asio::redirect_error(use_awaitable, ec));

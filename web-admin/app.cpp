@@ -625,7 +625,9 @@ struct App::Impl {
     page->generation = c.generation;
     page->needs_token = c.csrf_used;
     page->expires = expiry(c);
-    if (cacheable && res.status == 200 && res.headers.empty()) {
+    // Only the query strings the pages read (so random ones cannot push real pages out).
+    bool plain_query = c.req.query.empty() || c.req.query == "sort=date";
+    if (cacheable && plain_query && res.status == 200 && res.headers.empty()) {
       page_cache.put(c.req.target, page);
       return serve_page(c.req, page, false);
     }

@@ -360,7 +360,11 @@ TEST_F(Fixture, PageCacheKeepsEachVisitorsTokenAndAnswers304) {
   EXPECT_TRUE(not_modified->body.empty());
   EXPECT_EQ(header(*not_modified, "ETag"), tag);
   EXPECT_EQ(app->cached(get_request(lp, "listd_csrf=" + t1, "\"other\""))->status, 200);
-  // Error pages are not cached.
+  // Query strings the pages do not read are not kept; error pages neither.
+  EXPECT_EQ(call("GET", lp + "?x=1").status, 200);
+  EXPECT_FALSE(app->cached(get_request(lp + "?x=1")));
+  EXPECT_EQ(call("GET", "/lists/mi_lista@lists.mired.org/archive/2026-12?sort=date").status, 200);
+  EXPECT_TRUE(app->cached(get_request("/lists/mi_lista@lists.mired.org/archive/2026-12?sort=date")));
   EXPECT_EQ(call("GET", "/lists/nope@lists.mired.org").status, 404);
   EXPECT_FALSE(app->cached(get_request("/lists/nope@lists.mired.org")));
 }

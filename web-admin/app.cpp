@@ -1991,7 +1991,8 @@ namespace {
 // finish - security headers on every response (HTML pages, JSON and files alike).
 void finish(const Config& cfg, const Request& req, Response& r) {
   r.set("Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'");
   r.set("X-Content-Type-Options", "nosniff");
   r.set("X-Frame-Options", "DENY");

@@ -8,8 +8,9 @@ as a site admin for the members page, then runs `wrk -t2 -c64 -dDURATION --laten
 the public list page, the archive month page, one archived message, the members page
 (logged in), and an archive search (FTS5: every post also gets an archive_fts row with a
 subject, a sender and a short text). Prints requests/s, p99 and listd's CPU time per request
-(user + system, from /proc: the work itself, whatever else loads the machine) per page, listd's
-peak RSS (VmHWM), and the median of 50 sequential requests per page. --keep leaves the data dir (and its listd.conf) in place for profiling.
+(user + system, from /proc: the work itself, whatever else loads the machine) and the load
+average at the end of the run per page, listd's peak RSS (VmHWM), and the median of 50
+sequential requests per page. --keep leaves the data dir (and its listd.conf) in place for profiling.
 Usage: bench/web_bench.py [--n 100000] [--months 120] [--duration 30s] [--bin build/bin] [--keep]
 """
 import argparse
@@ -158,10 +159,15 @@ def main():
         with urllib.request.urlopen(pages[1][1]) as r:
             body = r.read().decode()
         print("month page: %d messages, %d bytes" % (body.count("/archive/msg/"), len(body)))
-        print("%-40s %12s %10s %8s %14s" % ("page", "requests/s", "p99 (ms)", "non-2xx", "CPU ms/request"))
+        print("%-40s %12s %10s %8s %14s %10s" % ("page", "requests/s", "p99 (ms)", "non-2xx", "CPU ms/request",
+                                                 "load avg"))
         for name, url, cookie in pages:
             rps, p99, bad, cpu = wrk(url, a.duration, cookie, proc.pid)
-            print("%-40s %12.0f %10.2f %8d %14.3f" % (name, rps, p99, bad, cpu))
+            # The 1-minute load average as the run ends (wrk and listd included): how busy the
+            # machine was, since other work on it moves requests/s and p99.
+            with open("/proc/loadavg") as f:
+                load = f.read().split()[0]
+            print("%-40s %12.0f %10.2f %8d %14.3f %10s" % (name, rps, p99, bad, cpu, load))
             sys.stdout.flush()
         with open("/proc/%d/status" % proc.pid) as f:
             status = f.read()

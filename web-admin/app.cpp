@@ -7,8 +7,12 @@
 #include <kainjow/mustache.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -27,6 +31,7 @@
 #include "web-admin/archive_view.hpp"
 #include "web-admin/auth.hpp"
 #include "web-admin/multipart.hpp"
+#include "web-admin/page_cache.hpp"
 #include "web-admin/router.hpp"
 #include "web-admin/stmt_cache.hpp"
 
@@ -115,22 +120,32 @@ const SettingField kSettingFields[] = {
 };
 
 // Counts of 100,000-row lists cost tens of milliseconds in SQLite; pages show them from this
-// cache, at most kCountCacheSeconds old, dropped for a list whenever the web changes it.
+// cache: exact while the database generation (App::Impl::generation) is the one the count was
+// taken at, and otherwise reused for at most kCountCacheSeconds (the page that shows such a
+// count is kept in the page cache no longer than that). Dropped for a list whenever the web
+// changes it.
 constexpr std::int64_t kCountCacheSeconds = 5;
 constexpr std::size_t kPageCacheEntries = 256;
+constexpr std::size_t kPageCacheBytes = std::size_t{16} * 1024 * 1024;
 
 class CountCache {
  public:
-  std::optional<std::int64_t> get(const std::string& key) {
+  // get - the count under KEY; when it was taken at another generation than GEN, *valid_until
+  // (unix time) is lowered to when it stops being good enough.
+  std::optional<std::int64_t> get(const std::string& key, std::uint64_t gen, std::int64_t* valid_until) {
     std::lock_guard lock(mu_);
     auto it = map_.find(key);
-    if (it == map_.end() || it->second.second + kCountCacheSeconds < now_unix()) return std::nullopt;
-    return it->second.first;
+    if (it == map_.end()) return std::nullopt;
+    if (it->second.gen == gen) return it->second.value;
+    std::int64_t until = it->second.taken + kCountCacheSeconds;
+    if (until < now_unix()) return std::nullopt;
+    *valid_until = std::min(*valid_until, until);
+    return it->second.value;
   }
-  void put(const std::string& key, std::int64_t v) {
+  void put(const std::string& key, std::int64_t v, std::uint64_t gen) {
     std::lock_guard lock(mu_);
     if (map_.size() > 4096) map_.clear();
-    map_[key] = {v, now_unix()};
+    map_[key] = {v, now_unix(), gen};
   }
   void drop_list(std::int64_t list_id) {
     std::lock_guard lock(mu_);
@@ -143,8 +158,12 @@ class CountCache {
   }
 
  private:
+  struct Entry {
+    std::int64_t value = 0, taken = 0;
+    std::uint64_t gen = 0;
+  };
   std::mutex mu_;
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> map_;
+  std::map<std::string, Entry> map_;
 };
 
 struct ThreadItem {
@@ -167,7 +186,12 @@ struct Ctx {
   std::string role;  // on `list`: admin | owner | moderator | ""
   std::string anon_csrf;
   std::vector<std::pair<std::string, std::string>> set_headers;
-  StmtCache* sc = nullptr;  // prepared statements of `db`
+  StmtCache* sc = nullptr;       // prepared statements of `db`
+  std::uint64_t generation = 0;  // of the database when the request began
+  // An anonymous GET renders with `anon_csrf` = the page cache's marker (csrf_used: it was
+  // asked for); the visitor's own token replaces it afterwards.
+  bool marker_mode = false, csrf_used = false;
+  std::int64_t valid_until = std::numeric_limits<std::int64_t>::max();  // unix time; see CountCache
 };
 
 struct App::Impl {
@@ -176,6 +200,7 @@ struct App::Impl {
     Fn fn;
     Access access;
     bool csrf_exempt = false;
+    bool cacheable = false;  // an anonymous 200 answer may go to the page cache
   };
 
   const Config& cfg;
@@ -190,29 +215,36 @@ struct App::Impl {
   // (which changes whenever a post is archived).
   std::mutex page_mu;
   std::map<std::string, std::string> month_pages;
+  // Whole pages for anonymous visitors (see page_cache.hpp), valid while `generation` stays:
+  // it moves whenever a connection of this process sees the database changed.
+  PageCache page_cache{kPageCacheBytes};
+  // The members page's content per person, role and request target (admin_members).
+  PageCache admin_pages{kPageCacheBytes / 4};
+  std::atomic<std::uint64_t> generation{1};
+  const std::string csrf_marker = random_hex(32);
 
   Impl(const Config& c, const Templates& t, std::function<void()> w, std::function<void()> wd)
       : cfg(c), templates(t), wake(std::move(w)), wake_delivery(std::move(wd)) {
-    auto r = [&](const char* m, const char* p, Fn fn, Access a, bool exempt = false) {
-      router.add(m, p, RouteDef{fn, a, exempt});
+    auto r = [&](const char* m, const char* p, Fn fn, Access a, bool exempt = false, bool cacheable = false) {
+      router.add(m, p, RouteDef{fn, a, exempt, cacheable});
     };
-    // Public pages.
-    r("GET", "/", &Impl::index, Access::anyone);
+    // Public pages (the cacheable ones: the same for every anonymous visitor but the token).
+    r("GET", "/", &Impl::index, Access::anyone, false, true);
     r("GET", "/static/{file}", &Impl::static_file, Access::anyone);
     r("GET", "/favicon.ico", &Impl::favicon, Access::anyone);
     r("GET", "/login", &Impl::login_form, Access::anyone);
     r("POST", "/login", &Impl::login_post, Access::anyone);
     r("POST", "/logout", &Impl::logout, Access::login);
-    r("GET", "/lists/{list}", &Impl::list_page, Access::anyone);
+    r("GET", "/lists/{list}", &Impl::list_page, Access::anyone, false, true);
     r("POST", "/lists/{list}/subscribe", &Impl::subscribe_post, Access::anyone);
     r("GET", "/lists/{list}/unsubscribe", &Impl::unsubscribe_form, Access::anyone);
     r("POST", "/lists/{list}/unsubscribe", &Impl::unsubscribe_post, Access::anyone, true);
     r("GET", "/confirm/{token}", &Impl::confirm_form, Access::anyone);
     r("POST", "/confirm/{token}", &Impl::confirm_post, Access::anyone);
-    r("GET", "/lists/{list}/archive", &Impl::archive_index, Access::anyone);
+    r("GET", "/lists/{list}/archive", &Impl::archive_index, Access::anyone, false, true);
     r("GET", "/lists/{list}/archive/search", &Impl::archive_search, Access::anyone);
-    r("GET", "/lists/{list}/archive/{month}", &Impl::archive_month, Access::anyone);
-    r("GET", "/lists/{list}/archive/msg/{uid}", &Impl::archive_message, Access::anyone);
+    r("GET", "/lists/{list}/archive/{month}", &Impl::archive_month, Access::anyone, false, true);
+    r("GET", "/lists/{list}/archive/msg/{uid}", &Impl::archive_message, Access::anyone, false, true);
     r("GET", "/lists/{list}/archive/msg/{uid}/att/{n}", &Impl::archive_attachment, Access::anyone);
     r("GET", "/metrics", &Impl::metrics, Access::anyone);
     // Admin pages.
@@ -256,6 +288,7 @@ struct App::Impl {
   struct Conn {
     std::unique_ptr<SQLite::Database> db;
     std::unique_ptr<StmtCache> stmts;
+    std::int64_t data_version = -1, changes = -1;  // last seen by current_generation()
   };
   Conn& conn() {
     thread_local std::map<std::string, Conn> conns;
@@ -269,8 +302,118 @@ struct App::Impl {
   SQLite::Database& db() { return *conn().db; }
   StmtCache& stmts() { return *conn().stmts; }
 
+  // current_generation - `generation`, moved on first if this thread's connection sees the
+  // database changed since it last looked: PRAGMA data_version moves when another connection
+  // (another thread, listctl, the daemon's pipeline) committed, the connection's total
+  // changes when it wrote itself. Every commit is seen by the next look on any thread.
+  std::uint64_t current_generation() {
+    auto& c = conn();
+    std::int64_t dv;
+    {
+      auto q = c.stmts->get("PRAGMA data_version");
+      q->executeStep();
+      dv = q->getColumn(0).getInt64();
+    }
+    std::int64_t ch = sqlite3_total_changes64(c.db->getHandle());
+    if (dv != c.data_version || ch != c.changes) {
+      c.data_version = dv;
+      c.changes = ch;
+      return ++generation;
+    }
+    return generation.load();
+  }
+
+  // anonymous_get - a GET or HEAD with no session cookie and no credentials: its answer
+  // cannot depend on who asks (but for the anonymous CSRF token).
+  static bool anonymous_get(const Request& req) {
+    if (req.method != "GET" && req.method != "HEAD") return false;
+    if (req.headers.count("authorization")) return false;
+    return cookie_get(req.header("cookie"), kSessionCookie).empty();
+  }
+
+  static std::string anon_cookie(const std::string& token, bool tls) {
+    return std::string(kAnonCsrfCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict" + (tls ? "; Secure" : "");
+  }
+
+  // serve_page - PAGE for REQ: the visitor's anonymous token (a new one, with its cookie, when
+  // the page asked for one and they have none) in its holes; 304 when If-None-Match names it.
+  // SHARE: a page without holes is answered with its cached bytes (Response::owner), no copy.
+  Response serve_page(const Request& req, const std::shared_ptr<const CachedPage>& page, bool share) {
+    const CachedPage& p = *page;
+    bool needs_token = p.needs_token;
+    Response res;
+    res.content_type = p.content_type;
+    std::string token = cookie_get(req.header("cookie"), kAnonCsrfCookie);
+    if (!is_hex64(token)) token.clear();
+    if (needs_token && token.empty()) {
+      token = random_hex(32);
+      res.set("Set-Cookie", anon_cookie(token, req.tls));
+    }
+    std::string tag = p.etag(token);
+    res.set("ETag", tag);
+    res.set("Cache-Control", "private, no-cache");
+    if (etag_matches(req.header("if-none-match"), tag)) {
+      res.status = 304;
+      res.content_type.clear();
+      return res;
+    }
+    if (share && p.holes.empty()) {
+      res.owner = page;
+      res.shared_body = p.body;
+    } else {
+      res.body = p.materialize(token);
+    }
+    return res;
+  }
+
+  // etag_matches - does an If-None-Match field list TAG (weak comparison, RFC 9110 §13.1.2)?
+  static bool etag_matches(const std::string& field, const std::string& tag) {
+    if (field.empty()) return false;
+    std::size_t i = 0;
+    while (i < field.size()) {
+      while (i < field.size() && (field[i] == ' ' || field[i] == '\t' || field[i] == ',')) ++i;
+      if (i >= field.size()) break;
+      if (field[i] == '*') return true;
+      if (field.compare(i, 2, "W/") == 0) i += 2;
+      if (i >= field.size() || field[i] != '"') return false;
+      auto end = field.find('"', i + 1);
+      if (end == std::string::npos) return false;
+      if (field.compare(i, end + 1 - i, tag) == 0) return true;
+      i = end + 1;
+    }
+    return false;
+  }
+
+  // cached - the page cache's answer to REQ, if it has one.
+  std::optional<Response> cached(const Request& req) {
+    if (!anonymous_get(req)) return std::nullopt;
+    auto page = page_cache.get(req.target, current_generation());
+    if (!page) return std::nullopt;
+    return serve_page(req, page, true);
+  }
+
   // find_list - Store::find_list with this thread's prepared statements (it runs on every
   // request that names a list); settings parsed by the same settings_set.
+  // Rows of find_list by address, reused while the database generation they were read at
+  // holds (a settings change anywhere moves it).
+  std::mutex list_mu;
+  std::map<std::string, std::pair<std::uint64_t, ListRow>> list_rows;
+
+  std::optional<ListRow> find_list_cached(const std::string& name, const std::string& host, std::uint64_t gen) {
+    std::string key = name + "@" + host;
+    {
+      std::lock_guard lock(list_mu);
+      if (auto it = list_rows.find(key); it != list_rows.end() && it->second.first == gen) return it->second.second;
+    }
+    auto l = find_list(name, host);
+    if (l) {
+      std::lock_guard lock(list_mu);
+      if (list_rows.size() > 1024) list_rows.clear();
+      list_rows[key] = {gen, *l};
+    }
+    return l;
+  }
+
   std::optional<ListRow> find_list(const std::string& name, const std::string& host) {
     auto q = stmts().get(
         "SELECT l.id, l.name, d.name, l.created, l.uidvalidity FROM lists l JOIN domains d ON d.id = l.domain_id "
@@ -311,10 +454,13 @@ struct App::Impl {
 
   std::string csrf_token(Ctx& c) {
     if (c.who && c.who->via == "session") return c.who->csrf;
+    if (c.marker_mode) {
+      c.csrf_used = true;
+      return csrf_marker;
+    }
     if (c.anon_csrf.empty()) {
       c.anon_csrf = random_hex(32);
-      c.set_headers.emplace_back("Set-Cookie", std::string(kAnonCsrfCookie) + "=" + c.anon_csrf +
-                                                   "; Path=/; HttpOnly; SameSite=Strict" + secure(c));
+      c.set_headers.emplace_back("Set-Cookie", anon_cookie(c.anon_csrf, c.req.tls));
     }
     return c.anon_csrf;
   }
@@ -332,7 +478,11 @@ struct App::Impl {
   }
 
   Response page(Ctx& c, int status, const std::string& title, const std::string& tmpl, mu::data d) {
-    std::string csrf = csrf_token(c);
+    return layout_page(c, status, title, render_content(c, tmpl, std::move(d), csrf_token(c)));
+  }
+
+  // render_content - the content template TMPL with D and the values every page has.
+  std::string render_content(Ctx& c, const std::string& tmpl, mu::data d, const std::string& csrf) {
     d.set("csrf", csrf);
     d.set("base_url", cfg.base_url);
     if (c.who) {
@@ -345,7 +495,15 @@ struct App::Impl {
       d.set("can_own", c.role == "owner" || c.role == "admin");
       d.set("can_mod", !c.role.empty());
     }
-    return layout_page(c, status, title, render_raw(tmpl + ".html", d));
+    return render_raw(tmpl + ".html", d);
+  }
+
+  // expiry - when a page rendered for C stops being good (a count it shows was reused from an
+  // older generation; see CountCache), as a page cache expiry.
+  static std::chrono::steady_clock::time_point expiry(const Ctx& c) {
+    if (c.valid_until == std::numeric_limits<std::int64_t>::max()) return std::chrono::steady_clock::time_point::max();
+    return std::chrono::steady_clock::now() +
+           std::chrono::seconds(std::max<std::int64_t>(0, c.valid_until - now_unix()));
   }
 
   // page_data - the user-independent values a content template may use (the list); content
@@ -394,7 +552,7 @@ struct App::Impl {
       d.set("link_text", link_text);
     }
     d.set("error", status >= 400);
-    return page(c, status, title, "message", d);
+    return page(c, status, title, "message", std::move(d));
   }
 
   Response json_response(int status, const json& j) {
@@ -428,10 +586,13 @@ struct App::Impl {
     auto m = router.match(req.method, segs);
     Ctx c{req, {}, db(), {}, {}, {}, req.path.rfind("/api/", 0) == 0, {}, {}, {}, {}, &stmts()};
     Response res;
+    bool cacheable = false;
     try {
+      c.generation = current_generation();
       // Before routing: error pages keep the caller's session and anonymous CSRF cookie
       // (a 404 for /favicon.ico must not rotate the token of the form being filled in).
       authenticate(c);
+      c.marker_mode = anonymous_get(req) && !c.who;
       if (m.status == 404) {
         res = error(c, 404, "There is no page at this address.");
       } else if (m.status == 405) {
@@ -439,6 +600,7 @@ struct App::Impl {
         res.set("Allow", m.allow);
       } else {
         c.params = m.params;
+        cacheable = m.handler->cacheable;
         res = dispatch(c, *m.handler);
       }
     } catch (const HttpError& e) {
@@ -450,6 +612,31 @@ struct App::Impl {
       res = error(c, 500, "Something went wrong on the server; the error was logged.");
     }
     for (auto& h : c.set_headers) res.headers.push_back(h);
+    if (c.marker_mode) return finish_anonymous(c, std::move(res), cacheable);
+    return res;
+  }
+
+  // finish_anonymous - RES was rendered for an anonymous GET with the marker for a token: a
+  // 200 page of a cacheable route without headers of its own goes to the page cache; every
+  // answer gets the visitor's token in place of the marker.
+  Response finish_anonymous(Ctx& c, Response res, bool cacheable) {
+    auto page = CachedPage::cut(res.body, csrf_marker);
+    page->content_type = res.content_type;
+    page->generation = c.generation;
+    page->needs_token = c.csrf_used;
+    page->expires = expiry(c);
+    // Only the query strings the pages read (so random ones cannot push real pages out).
+    bool plain_query = c.req.query.empty() || c.req.query == "sort=date";
+    if (cacheable && plain_query && res.status == 200 && res.headers.empty()) {
+      page_cache.put(c.req.target, page);
+      return serve_page(c.req, page, false);
+    }
+    std::string token = c.anon_csrf;
+    if (c.csrf_used && token.empty()) {
+      token = random_hex(32);
+      res.set("Set-Cookie", anon_cookie(token, c.req.tls));
+    }
+    res.body = page->materialize(token);
     return res;
   }
 
@@ -570,7 +757,7 @@ struct App::Impl {
       std::optional<ListRow> l;
       try {
         auto [name, host] = split_list_address(it->second);
-        l = find_list(name, host);
+        l = find_list_cached(name, host, c.generation);
       } catch (const StoreError&) {
       }
       if (!l) throw HttpError{404, "no such list"};
@@ -599,13 +786,13 @@ struct App::Impl {
       mu::object o{{"address", l.address()},
                    {"enc", percent_encode(l.address())},
                    {"description", l.settings.description},
-                   {"members", std::to_string(member_count(c.db, l))}};
+                   {"members", std::to_string(member_count(c, l))}};
       lists.push_back(o);
     }
     mu::data d;
     d.set("lists", lists);
     d.set("none", lists.empty());
-    return page(c, 200, "Mailing lists", "index", d);
+    return page(c, 200, "Mailing lists", "index", std::move(d));
   }
 
   // favicon - browsers ask for it on every site; answer "nothing here" without an error page.
@@ -633,30 +820,30 @@ struct App::Impl {
     return r;
   }
 
-  std::int64_t count(SQLite::Database& db, const std::string& sql, std::int64_t id) {
+  std::int64_t count(Ctx& c, const std::string& sql, std::int64_t id) {
     std::string key = sql + "#" + std::to_string(id);
-    if (auto v = counts.get(key)) return *v;
-    auto q = lease(&db == &this->db() ? &stmts() : nullptr, db, sql);
+    if (auto v = counts.get(key, c.generation, &c.valid_until)) return *v;
+    auto q = lease(c.sc, c.db, sql);
     q->bind(1, id);
     q->executeStep();
     auto v = q->getColumn(0).getInt64();
-    counts.put(key, v);
+    counts.put(key, v, c.generation);
     return v;
   }
-  std::int64_t member_count(SQLite::Database& db, const ListRow& l, const std::string& role = "member") {
-    return count(db, "SELECT count(*) FROM memberships WHERE list_id = ? AND role = '" + role + "'", l.id);
+  std::int64_t member_count(Ctx& c, const ListRow& l, const std::string& role = "member") {
+    return count(c, "SELECT count(*) FROM memberships WHERE list_id = ? AND role = '" + role + "'", l.id);
   }
 
   Response list_page(Ctx& c) {
     const ListRow& l = *c.list;
     mu::data d;
     d.set("description", l.settings.description);
-    d.set("members", std::to_string(member_count(c.db, l)));
-    d.set("posts", std::to_string(count(c.db, "SELECT count(*) FROM archive WHERE list_id = ?", l.id)));
+    d.set("members", std::to_string(member_count(c, l)));
+    d.set("posts", std::to_string(count(c, "SELECT count(*) FROM archive WHERE list_id = ?", l.id)));
     d.set("archive", l.settings.archive && archive_allowed(c));
     d.set("post_address", l.address());
     d.set("policy", l.settings.subscribe_policy);
-    return page(c, 200, l.address(), "list", d);
+    return page(c, 200, l.address(), "list", std::move(d));
   }
 
   Response subscribe_post(Ctx& c) {
@@ -690,7 +877,7 @@ struct App::Impl {
     std::string q_addr;
     if (auto f = parse_form(c.req.query)) q_addr = form_get(*f, "address");
     d.set("address", q_addr);
-    return page(c, 200, "Unsubscribe from " + c.list->address(), "unsubscribe", d);
+    return page(c, 200, "Unsubscribe from " + c.list->address(), "unsubscribe", std::move(d));
   }
 
   // RFC 8058 one-click: works without login or CSRF token (mail clients POST
@@ -705,7 +892,7 @@ struct App::Impl {
       mu::data d;
       d.set("address", "");
       d.set("need_address", true);
-      return page(c, 400, "Unsubscribe from " + c.list->address(), "unsubscribe", d);
+      return page(c, 400, "Unsubscribe from " + c.list->address(), "unsubscribe", std::move(d));
     }
     Subscriptions subs(cfg, c.db, templates);
     auto r = subs.request_unsubscribe(*c.list, addr, "web");
@@ -738,7 +925,7 @@ struct App::Impl {
     d.set("action", info->action);
     d.set("address", info->address);
     d.set("token", c.params["token"]);
-    return page(c, 200, "Confirm", "confirm", d);
+    return page(c, 200, "Confirm", "confirm", std::move(d));
   }
 
   Response confirm_post(Ctx& c) {
@@ -761,7 +948,7 @@ struct App::Impl {
     std::string next;
     if (auto f = parse_form(c.req.query)) next = form_get(*f, "next");
     d.set("next", safe_next(next));
-    return page(c, 200, "Log in", "login", d);
+    return page(c, 200, "Log in", "login", std::move(d));
   }
 
   static std::string safe_next(const std::string& n) {
@@ -785,7 +972,7 @@ struct App::Impl {
       d.set("email", form_get(c.form, "email"));
       d.set("failed", r == LoginResult::bad_credentials ? "Wrong email or password."
                                                         : "Too many failed attempts; wait 15 minutes.");
-      return page(c, r == LoginResult::throttled ? 429 : 401, "Log in", "login", d);
+      return page(c, r == LoginResult::throttled ? 429 : 401, "Log in", "login", std::move(d));
     }
     std::string sid = auth.create_session(p.person_id);
     log_event(LogLevel::info, "web-login", {{"person", p.email}, {"ip", c.req.peer}});
@@ -828,7 +1015,7 @@ struct App::Impl {
     mu::data d;
     d.set("months", months);
     d.set("none", months.empty());
-    return page(c, 200, "Archive of " + c.list->address(), "archive_index", d);
+    return page(c, 200, "Archive of " + c.list->address(), "archive_index", std::move(d));
   }
 
   static bool parse_month(const std::string& m, std::int64_t* from, std::int64_t* to) {
@@ -979,7 +1166,7 @@ struct App::Impl {
                                 {"size", std::to_string(view.attachments[i].size)}});
     d.set("attachments", atts);
     d.set("has_attachments", !atts.empty());
-    return page(c, 200, a.subject, "archive_message", d);
+    return page(c, 200, a.subject, "archive_message", std::move(d));
   }
 
   // The index path is "NAME@HOST/cur/FILE"; only its file name is trusted, inside this list's
@@ -1073,7 +1260,7 @@ struct App::Impl {
     d.set("limit", std::to_string(kSearchResults));
     d.set("short_only", aq.match.empty() && !aq.short_terms.empty());
     d.set("truncated", aq.truncated);
-    return page(c, 200, "Search " + c.list->address(), "archive_search", d);
+    return page(c, 200, "Search " + c.list->address(), "archive_search", std::move(d));
   }
 
   // --- admin pages --------------------------------------------------------------------------
@@ -1095,12 +1282,12 @@ struct App::Impl {
     mu::list lists;
     for (auto& l : visible_lists(c)) {
       std::string role = c.who->is_admin ? "site admin" : auth.list_role(c.who->person_id, l.id);
-      lists.push_back(mu::object{
-          {"address", l.address()},
-          {"enc", percent_encode(l.address())},
-          {"role", role},
-          {"members", std::to_string(member_count(c.db, l))},
-          {"held", std::to_string(count(c.db, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id))}});
+      lists.push_back(
+          mu::object{{"address", l.address()},
+                     {"enc", percent_encode(l.address())},
+                     {"role", role},
+                     {"members", std::to_string(member_count(c, l))},
+                     {"held", std::to_string(count(c, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id))}});
     }
     mu::data d;
     d.set("lists", lists);
@@ -1112,7 +1299,7 @@ struct App::Impl {
       d.set("admins", admins);
       d.set("hostname", cfg.hostname);
     }
-    return page(c, 200, "Administration", "admin_home", d);
+    return page(c, 200, "Administration", "admin_home", std::move(d));
   }
 
   Response admin_create_list(Ctx& c) {
@@ -1149,16 +1336,16 @@ struct App::Impl {
     const ListRow& l = *c.list;
     mu::data d;
     d.set("description", l.settings.description);
-    d.set("members", std::to_string(member_count(c.db, l)));
-    d.set("owners", std::to_string(member_count(c.db, l, "owner")));
-    d.set("held", std::to_string(count(c.db, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id)));
-    d.set("pending", std::to_string(count(c.db, "SELECT count(*) FROM subscription_requests WHERE list_id = ?", l.id)));
-    d.set("posts", std::to_string(count(c.db, "SELECT count(*) FROM archive WHERE list_id = ?", l.id)));
-    d.set("posts_30d", std::to_string(count(c.db,
+    d.set("members", std::to_string(member_count(c, l)));
+    d.set("owners", std::to_string(member_count(c, l, "owner")));
+    d.set("held", std::to_string(count(c, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id)));
+    d.set("pending", std::to_string(count(c, "SELECT count(*) FROM subscription_requests WHERE list_id = ?", l.id)));
+    d.set("posts", std::to_string(count(c, "SELECT count(*) FROM archive WHERE list_id = ?", l.id)));
+    d.set("posts_30d", std::to_string(count(c,
                                             "SELECT count(*) FROM archive WHERE list_id = ? AND received > "
                                             "strftime('%s','now') - 30*86400",
                                             l.id)));
-    return page(c, 200, l.address(), "admin_list", d);
+    return page(c, 200, l.address(), "admin_list", std::move(d));
   }
 
   Response admin_settings(Ctx& c) {
@@ -1195,7 +1382,7 @@ struct App::Impl {
     mu::data d;
     d.set("groups", gl);
     d.set("prefix_preview", prefixed_preview(c.list->settings.subject_prefix));
-    return page(c, 200, "Settings - " + c.list->address(), "admin_settings", d);
+    return page(c, 200, "Settings - " + c.list->address(), "admin_settings", std::move(d));
   }
 
   static std::string prefixed_preview(const std::string& prefix) {
@@ -1239,8 +1426,11 @@ struct App::Impl {
     std::size_t total = 0;
   };
 
+  // member_page - LIMIT members from OFFSET in address order; or, keyset (the pager's links),
+  // the LIMIT after address AFTER, or the LIMIT before address BEFORE, without walking the
+  // OFFSET rows before them (page 2,000 of a 100,000-member list took 260 ms that way).
   MemberPage member_page(Ctx& c, const std::string& search, std::size_t offset, std::size_t limit,
-                         const std::string& role) {
+                         const std::string& role, const std::string& after = "", const std::string& before = "") {
     MemberPage mp;
     std::string like = "%";
     for (char ch : search) {
@@ -1249,7 +1439,7 @@ struct App::Impl {
     }
     like += "%";
     if (search.empty()) {
-      mp.total = static_cast<std::size_t>(member_count(c.db, *c.list, role));
+      mp.total = static_cast<std::size_t>(member_count(c, *c.list, role));
     } else {
       SQLite::Statement q(c.db, search.empty()
                                     ? "SELECT count(*) FROM memberships WHERE list_id = ?1 AND role = ?2"
@@ -1263,16 +1453,25 @@ struct App::Impl {
     }
     // Walk people in address order and probe the membership key: one page of a
     // 100,000-member list costs `limit` index probes, not a sort of the whole list.
-    auto lq = c.sc->get(
+    static const std::string kSelect =
         "SELECT p.id, p.email, m.role, m.delivery, m.moderated, m.nomail, m.disabled FROM people p "
         "CROSS JOIN memberships m ON m.list_id = ?1 AND m.person_id = p.id AND m.role = ?2 WHERE "
-        "(?3 = '%%' OR p.email LIKE ?3 ESCAPE '\\') ORDER BY p.email LIMIT ?4 OFFSET ?5");
+        "(?3 = '%%' OR p.email LIKE ?3 ESCAPE '\\') ";
+    bool backwards = after.empty() && !before.empty();
+    auto lq = c.sc->get(!after.empty() ? kSelect + "AND p.email > ?5 ORDER BY p.email LIMIT ?4"
+                        : backwards    ? kSelect + "AND p.email < ?5 ORDER BY p.email DESC LIMIT ?4"
+                                       : kSelect + "ORDER BY p.email LIMIT ?4 OFFSET ?5");
     SQLite::Statement& q = *lq;
     q.bind(1, c.list->id);
     q.bind(2, role);
     q.bind(3, search.empty() ? std::string("%%") : like);
     q.bind(4, static_cast<std::int64_t>(limit));
-    q.bind(5, static_cast<std::int64_t>(offset));
+    if (!after.empty())
+      q.bind(5, after);
+    else if (backwards)
+      q.bind(5, before);
+    else
+      q.bind(5, static_cast<std::int64_t>(offset));
     while (q.executeStep()) {
       MemberRow m;
       m.person_id = q.getColumn(0).getInt64();
@@ -1284,30 +1483,62 @@ struct App::Impl {
       m.disabled = q.getColumn(6).getInt() != 0;
       mp.rows.push_back(std::move(m));
     }
+    if (backwards) std::reverse(mp.rows.begin(), mp.rows.end());
     return mp;
   }
 
   Response admin_members(Ctx& c) {
+    // The page's content for this person, role and query, rendered once per database
+    // generation with a marker for the session's CSRF token (the access checks ran already).
+    const std::string title = "Members - " + c.list->address();
+    const std::string key = c.who->email + "|" + c.role + "|" + c.req.target;
+    if (auto hit = admin_pages.get(key, c.generation))
+      return layout_page(c, 200, title, hit->materialize(csrf_token(c)));
+    return admin_members_render(c, title);
+  }
+
+  Response admin_members_render(Ctx& c, const std::string& title) {
     std::string search;
     std::size_t pageno = 1;
-    std::string role = "member";
+    std::string role = "member", after, before;
     if (auto f = parse_form(c.req.query)) {
       search = form_get(*f, "q");
+      after = form_get(*f, "after");
+      before = form_get(*f, "before");
       pageno = static_cast<std::size_t>(std::max<std::int64_t>(1, to_int(form_get(*f, "page"), 1)));
       std::string r = form_get(*f, "role");
       if (r == "owner" || r == "moderator") role = r;
     }
-    auto mp = member_page(c, search, (pageno - 1) * kMembersPerPage, kMembersPerPage, role);
-    mu::list rows;
-    for (auto& m : mp.rows)
-      rows.push_back(mu::object{{"email", m.email},
-                                {"delivery", m.delivery},
-                                {"moderated", mu::data(m.moderated)},
-                                {"nomail", mu::data(m.nomail)},
-                                {"disabled", mu::data(m.disabled)}});
+    auto mp = member_page(c, search, (pageno - 1) * kMembersPerPage, kMembersPerPage, role, after, before);
+    // Walking back past the first member, or a stale key: start again from the top.
+    if (mp.rows.empty() && (!after.empty() || !before.empty()) && pageno > 1) {
+      pageno = 1;
+      mp = member_page(c, search, 0, kMembersPerPage, role);
+    }
+    // The table rows are written here rather than through a template list: building and
+    // copying the template engine's data for 50 rows (a hash map and five strings per row,
+    // copied at each set) cost more than the rest of the page.
+    std::string rows_html;
+    rows_html.reserve(mp.rows.size() * 320);
+    for (auto& m : mp.rows) {
+      std::string e = mu::html_escape<std::string>(m.email);  // the templates' escaping
+      rows_html.append("<tr><td><input type=\"checkbox\" name=\"email\" value=\"")
+          .append(e)
+          .append("\" aria-label=\"Select ")
+          .append(e)
+          .append("\"></td><td>")
+          .append(e)
+          .append("</td><td>")
+          .append(mu::html_escape<std::string>(m.delivery))
+          .append("</td><td>");
+      if (m.moderated) rows_html.append("<span class=\"tag\">moderated</span>");
+      if (m.nomail) rows_html.append("<span class=\"tag\">no mail</span>");
+      if (m.disabled) rows_html.append("<span class=\"tag warn\">disabled</span>");
+      rows_html.append("</td></tr>\n");
+    }
     std::size_t pages = std::max<std::size_t>(1, (mp.total + kMembersPerPage - 1) / kMembersPerPage);
     mu::data d;
-    d.set("rows", rows);
+    d.set("rows_html", rows_html);
     d.set("total", std::to_string(mp.total));
     d.set("q", search);
     d.set("q_enc", percent_encode(search));
@@ -1316,9 +1547,17 @@ struct App::Impl {
     d.set("pages", std::to_string(pages));
     if (pageno > 1) d.set("prev", std::to_string(pageno - 1));
     if (pageno < pages) d.set("next", std::to_string(pageno + 1));
-    d.set("none", rows.empty());
+    if (!mp.rows.empty()) {
+      d.set("first_enc", percent_encode(mp.rows.front().email));
+      d.set("last_enc", percent_encode(mp.rows.back().email));
+    }
+    d.set("none", mp.rows.empty());
     if (auto f = parse_form(c.req.query); f && !form_get(*f, "msg").empty()) d.set("flash", form_get(*f, "msg"));
-    return page(c, 200, "Members - " + c.list->address(), "admin_members", d);
+    auto content = CachedPage::cut(render_content(c, "admin_members", std::move(d), csrf_marker), csrf_marker);
+    content->generation = c.generation;
+    content->expires = expiry(c);
+    admin_pages.put(c.who->email + "|" + c.role + "|" + c.req.target, content);
+    return layout_page(c, 200, title, content->materialize(csrf_token(c)));
   }
 
   Response admin_members_post(Ctx& c) {
@@ -1393,7 +1632,7 @@ struct App::Impl {
     d.set("rows", rows);
     d.set("none", rows.empty());
     if (auto f = parse_form(c.req.query); f && !form_get(*f, "msg").empty()) d.set("flash", form_get(*f, "msg"));
-    return page(c, 200, "Held posts - " + c.list->address(), "admin_held", d);
+    return page(c, 200, "Held posts - " + c.list->address(), "admin_held", std::move(d));
   }
 
   ModResult moderate(Ctx& c, std::int64_t id, const std::string& action, const std::string& reason) {
@@ -1444,7 +1683,7 @@ struct App::Impl {
     for (auto& a : view.attachments)
       atts.push_back(mu::object{{"name", a.filename}, {"type", a.content_type}, {"size", std::to_string(a.size)}});
     d.set("attachments", atts);
-    return page(c, 200, "Held post - " + c.list->address(), "admin_held_view", d);
+    return page(c, 200, "Held post - " + c.list->address(), "admin_held_view", std::move(d));
   }
 
   Response admin_pending(Ctx& c) {
@@ -1458,7 +1697,7 @@ struct App::Impl {
     mu::data d;
     d.set("rows", rows);
     d.set("none", rows.empty());
-    return page(c, 200, "Pending requests - " + c.list->address(), "admin_pending", d);
+    return page(c, 200, "Pending requests - " + c.list->address(), "admin_pending", std::move(d));
   }
 
   Response admin_pending_post(Ctx& c) {
@@ -1515,7 +1754,7 @@ struct App::Impl {
     mu::data d;
     d.set("rows", rows);
     d.set("none", rows.empty());
-    return page(c, 200, "Delivery - " + c.list->address(), "admin_jobs", d);
+    return page(c, 200, "Delivery - " + c.list->address(), "admin_jobs", std::move(d));
   }
 
   // --- REST API -----------------------------------------------------------------------------
@@ -1527,9 +1766,9 @@ struct App::Impl {
             {"host", l.host},
             {"created", l.created},
             {"description", l.settings.description},
-            {"members", member_count(c.db, l)},
-            {"owners", member_count(c.db, l, "owner")},
-            {"held", count(c.db, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id)}};
+            {"members", member_count(c, l)},
+            {"owners", member_count(c, l, "owner")},
+            {"held", count(c, "SELECT count(*) FROM held_messages WHERE list_id = ?", l.id)}};
   }
 
   std::string jstr(Ctx& c, const char* key) {
@@ -1726,6 +1965,14 @@ struct App::Impl {
     one("listd_archived_messages", "Messages in the archives.", "gauge", "SELECT count(*) FROM archive");
     out << "# HELP listd_connections Open connections, by protocol.\n# TYPE listd_connections gauge\n";
     out << "listd_connections{protocol=\"http\"} " << (connections ? connections() : 0) << "\n";
+    auto pc = page_cache.stats();
+    out << "# HELP listd_web_page_cache_lookups_total Anonymous page requests looked up in the page cache.\n"
+        << "# TYPE listd_web_page_cache_lookups_total counter\n"
+        << "listd_web_page_cache_lookups_total{outcome=\"hit\"} " << pc.hits << "\n"
+        << "listd_web_page_cache_lookups_total{outcome=\"miss\"} " << pc.misses << "\n"
+        << "# HELP listd_web_page_cache_bytes Bytes of pages in the page cache.\n"
+        << "# TYPE listd_web_page_cache_bytes gauge\n"
+        << "listd_web_page_cache_bytes " << pc.bytes << "\n";
     Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = out.str();
@@ -1739,11 +1986,13 @@ App::App(const Config& cfg, const Templates& templates, std::function<void()> wa
 }
 App::~App() = default;
 
-Response App::handle(const Request& req) {
-  Response r = impl_->handle(req);
-  // Security headers on every response (HTML pages, JSON and files alike).
+namespace {
+
+// finish - security headers on every response (HTML pages, JSON and files alike).
+void finish(const Config& cfg, const Request& req, Response& r) {
   r.set("Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'");
   r.set("X-Content-Type-Options", "nosniff");
   r.set("X-Frame-Options", "DENY");
@@ -1751,9 +2000,33 @@ Response App::handle(const Request& req) {
   bool has_cache = false;
   for (auto& [k, v] : r.headers) has_cache = has_cache || k == "Cache-Control";
   if (!has_cache) r.set("Cache-Control", "no-store");
-  if (req.tls && impl_->cfg.http_hsts_max_age > 0)
-    r.set("Strict-Transport-Security", "max-age=" + std::to_string(impl_->cfg.http_hsts_max_age));
+  if (req.tls && cfg.http_hsts_max_age > 0)
+    r.set("Strict-Transport-Security", "max-age=" + std::to_string(cfg.http_hsts_max_age));
+}
+
+}  // namespace
+
+Response App::handle(const Request& req) {
+  Response r = impl_->handle(req);
+  finish(impl_->cfg, req, r);
   return r;
+}
+
+std::optional<Response> App::cached(const Request& req) {
+  std::optional<Response> r;
+  try {
+    r = impl_->cached(req);
+  } catch (const std::exception& e) {
+    log_event(LogLevel::warn, "http-page-cache-failed", {{"path", req.path}, {"error", e.what()}});
+    return std::nullopt;
+  }
+  if (r) finish(impl_->cfg, req, *r);
+  return r;
+}
+
+App::PageCacheStats App::page_cache_stats() const {
+  auto s = impl_->page_cache.stats();
+  return {s.hits, s.misses, s.entries, s.bytes};
 }
 
 void App::set_connection_counter(std::function<long()> fn) {

@@ -9,12 +9,18 @@
 // `csrf` or header X-CSRF-Token); anonymous forms use a double-submit cookie; bearer-token
 // and Basic API calls are exempt; the RFC 8058 one-click unsubscribe POST needs nothing.
 // Pages are kainjow mustache templates (templates/web/*.html) with HTML escaping on.
+// Anonymous GETs of the public pages (list, archive index, month, message) are kept whole in a
+// page cache (page_cache.hpp) keyed by request target, valid until the database changes
+// (PRAGMA data_version), with an ETag (If-None-Match -> 304); each visitor's anonymous CSRF
+// token is put back into the cached copy, and only anonymous 200 answers are kept, so a
+// private archive (401 for anonymous visitors) is never in it.
 // Thread-safe: each calling thread gets its own SQLite connection. Errors become status
 // codes (400, 401, 403, 404, 405, 409, 413, 422, 429, 500) with a page or a JSON body.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "listd/config.hpp"
@@ -37,6 +43,16 @@ class App {
       std::function<void()> wake_delivery = {});
   ~App();
   Response handle(const Request& req);
+  // cached - the answer from the page cache when REQ is an anonymous GET/HEAD of a page
+  // rendered before at the current database generation (cheap: one PRAGMA and a copy; the
+  // server calls it on its event loop and hands misses to handle() on the workers), else
+  // nullopt. Never throws.
+  std::optional<Response> cached(const Request& req);
+  struct PageCacheStats {
+    std::uint64_t hits = 0, misses = 0;
+    std::size_t entries = 0, bytes = 0;
+  };
+  PageCacheStats page_cache_stats() const;
   // active_connections - reported by /metrics (set by the server).
   void set_connection_counter(std::function<long()> fn);
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,7 +37,12 @@ struct Response {
   std::string content_type = "text/html; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;  // extra fields (Set-Cookie, Location ...)
   std::string body;
+  // A cached page answered without a copy: when `owner` is set, the body is `shared_body`
+  // (bytes `owner` keeps alive) and `body` is empty. Only App::cached answers this way.
+  std::shared_ptr<const void> owner;
+  std::string_view shared_body;
   void set(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
+  std::string_view text() const { return owner ? shared_body : std::string_view(body); }
 };
 
 // percent_decode - "%41+b" -> "A+b" (or "A b" when plus_is_space). nullopt on a bad escape

@@ -12,6 +12,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -21,7 +23,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "listd/log.hpp"
 #include "web-admin/app.hpp"
@@ -38,12 +43,21 @@ using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
 class HttpService : public Service {
+  // A web loop: an io_context run by one thread, with the connections it serves.
+  struct Loop {
+    asio::io_context ioc{1};
+    asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(ioc);
+    std::set<tcp::socket*> idle;  // waiting for a request; touched on this loop's thread only
+    std::thread thread;
+  };
+
  public:
   explicit HttpService(ServiceContext& ctx)
       : ctx_(ctx),
         acceptor_(ctx.ioc),
         tls_acceptor_(ctx.ioc),
         pool_(web::kWebWorkers),
+        loops_(web::kWebIoThreads),
         app_(ctx.cfg, ctx.templates, ctx.wake_processing, ctx.wake_delivery) {
     const Listener& l = ctx.cfg.http;
     bind(acceptor_, l.listen, "listen");
@@ -64,8 +78,19 @@ class HttpService : public Service {
       bind(tls_acceptor_, l.tls_listen, "tls_listen");
     }
     app_.set_connection_counter([this] { return open_.load(); });
+    for (auto& l : loops_) {
+      l = std::make_unique<Loop>();
+      auto* lp = l.get();
+      lp->thread = std::thread([lp] { lp->ioc.run(); });
+    }
   }
-  ~HttpService() override { pool_.join(); }
+  ~HttpService() override {
+    // stop() cancelled the idle connections; requests in flight finish, then each loop runs out
+    // of work and its thread ends.
+    for (auto& l : loops_) l->guard.reset();
+    for (auto& l : loops_) l->thread.join();
+    pool_.join();
+  }
 
   const char* name() const override { return "http"; }
 
@@ -83,7 +108,12 @@ class HttpService : public Service {
     boost::system::error_code ec;
     acceptor_.close(ec);
     tls_acceptor_.close(ec);
-    for (auto* s : idle_) s->cancel(ec);
+    // Each loop cancels its own idle connections (a socket is only touched on its loop).
+    for (auto& l : loops_)
+      asio::post(l->ioc, [lp = l.get()] {
+        boost::system::error_code e;
+        for (auto* s : lp->idle) s->cancel(e);
+      });
   }
 
  private:
@@ -101,7 +131,9 @@ class HttpService : public Service {
   awaitable<void> accept_loop(tcp::acceptor& acceptor, bool tls) {
     while (!stopping_) {
       boost::system::error_code ec;
-      tcp::socket sock = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      // Connections are dealt out to the web loops in turn: each serves its own on its thread.
+      Loop& loop = *loops_[next_loop_++ % loops_.size()];
+      tcp::socket sock = co_await acceptor.async_accept(loop.ioc, asio::redirect_error(use_awaitable, ec));
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) break;
         continue;
@@ -110,7 +142,7 @@ class HttpService : public Service {
         sock.close(ec);
         continue;
       }
-      asio::co_spawn(ctx_.ioc, session(std::move(sock), tls), asio::detached);
+      asio::co_spawn(loop.ioc, session(std::move(sock), tls, loop), asio::detached);
     }
   }
 
@@ -144,16 +176,35 @@ class HttpService : public Service {
     return r;
   }
 
+  // write - RES on STREAM: its `body`, or the bytes of a cached page it shares (`shared_body`,
+  // kept alive by `owner` until written: no copy of a 150 KB month page per request).
   template <class Stream>
   awaitable<void> write(Stream& stream, tcp::socket& sock, web::Response res, bool keep_alive, bool head) {
-    http::response<http::string_body> msg{static_cast<http::status>(res.status), 11};
+    if (res.owner) {
+      http::response<http::span_body<const char>> msg{static_cast<http::status>(res.status), 11};
+      fill(msg, res, keep_alive);
+      msg.body() = boost::beast::span<const char>(res.shared_body.data(), res.shared_body.size());
+      msg.prepare_payload();
+      co_await send(stream, sock, msg, head);
+    } else {
+      http::response<http::string_body> msg{static_cast<http::status>(res.status), 11};
+      fill(msg, res, keep_alive);
+      msg.body() = std::move(res.body);
+      msg.prepare_payload();
+      co_await send(stream, sock, msg, head);  // HEAD: Content-Length stays that of the GET answer
+    }
+  }
+
+  template <class Msg>
+  static void fill(Msg& msg, const web::Response& res, bool keep_alive) {
     msg.set(http::field::server, "listd");
     if (!res.content_type.empty()) msg.set(http::field::content_type, res.content_type);
     for (auto& [k, v] : res.headers) msg.insert(k, v);
     msg.keep_alive(keep_alive);
-    msg.body() = std::move(res.body);
-    msg.prepare_payload();
-    if (head) msg.body().clear();  // Content-Length stays that of the GET answer
+  }
+
+  template <class Stream, class Body>
+  awaitable<void> send(Stream& stream, tcp::socket& sock, http::response<Body>& msg, bool head) {
     asio::steady_timer timer(sock.get_executor());
     timer.expires_after(web::kWriteTimeout);
     timer.async_wait([&sock](boost::system::error_code ec) {
@@ -161,7 +212,7 @@ class HttpService : public Service {
     });
     boost::system::error_code ec;
     if (head) {
-      http::response_serializer<http::string_body> sr{msg};
+      http::response_serializer<Body> sr{msg};
       co_await http::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
     } else {
       co_await http::async_write(stream, msg, asio::redirect_error(use_awaitable, ec));
@@ -173,13 +224,13 @@ class HttpService : public Service {
   // session - one connection: the TLS handshake (on the tls_listen acceptor) within
   // kHeaderTimeout, then serve(); a TLS connection ends with a close_notify bounded by
   // kTlsShutdownTimeout (a silent peer cannot hold it).
-  awaitable<void> session(tcp::socket sock, bool tls) {
+  awaitable<void> session(tcp::socket sock, bool tls, Loop& loop) {
     ++open_;
     boost::system::error_code ec;
     auto remote = sock.remote_endpoint(ec);
     std::string peer = ec ? std::string() : remote.address().to_string();
     if (!tls) {
-      co_await serve(sock, sock, peer, false);
+      co_await serve(sock, sock, peer, false, loop);
     } else {
       ssl::stream<tcp::socket&> stream(sock, *tls_);
       asio::steady_timer timer(sock.get_executor());
@@ -193,7 +244,7 @@ class HttpService : public Service {
       if (ec) {
         log_event(LogLevel::debug, "http-tls-handshake-failed", {{"peer", peer}, {"error", ec.message()}});
       } else {
-        bool clean = co_await serve(stream, sock, peer, true);
+        bool clean = co_await serve(stream, sock, peer, true, loop);
         if (clean) {
           timer.expires_after(web::kTlsShutdownTimeout);
           timer.async_wait([&sock](boost::system::error_code tec) {
@@ -212,7 +263,7 @@ class HttpService : public Service {
   // serve - read requests from STREAM (the socket itself, or TLS over it) and answer them.
   // Returns whether the connection is still sound (worth a TLS close_notify).
   template <class Stream>
-  awaitable<bool> serve(Stream& stream, tcp::socket& sock, const std::string& peer, bool tls) {
+  awaitable<bool> serve(Stream& stream, tcp::socket& sock, const std::string& peer, bool tls, Loop& loop) {
     boost::system::error_code ec;
     boost::beast::flat_buffer buf;
     bool clean = true;
@@ -232,10 +283,10 @@ class HttpService : public Service {
             sock.cancel(tec);
           }
         });
-        idle_.insert(&sock);
+        loop.idle.insert(&sock);
         ec = {};
         co_await http::async_read_header(stream, buf, parser, asio::redirect_error(use_awaitable, ec));
-        idle_.erase(&sock);
+        loop.idle.erase(&sock);
         if (!ec && !parser.is_done()) {
           timer.expires_after(web::kBodyTimeout);
           timer.async_wait([&](boost::system::error_code tec) {
@@ -298,7 +349,12 @@ class HttpService : public Service {
         req.tls = tls;
         bool keep = msg.keep_alive() && !stopping_ && n + 1 < web::kMaxRequestsPerConnection;
         bool head = msg.method() == http::verb::head;
-        co_await run_app(job);
+        // A page the cache holds is answered here on the event loop (no hop to a worker and
+        // back); everything else runs on the workers.
+        if (auto hit = app_.cached(job->req))
+          job->res = std::move(*hit);
+        else
+          co_await run_app(job);
         co_await write(stream, sock, std::move(job->res), keep, head);
         if (!keep) break;
       }
@@ -306,7 +362,7 @@ class HttpService : public Service {
       log_event(LogLevel::debug, "http-session-ended", {{"peer", peer}, {"error", e.what()}});
       clean = false;
     }
-    idle_.erase(&sock);
+    loop.idle.erase(&sock);
     co_return clean;
   }
 
@@ -314,10 +370,11 @@ class HttpService : public Service {
   tcp::acceptor acceptor_, tls_acceptor_;
   std::unique_ptr<ssl::context> tls_;  // null: no tls_listen
   asio::thread_pool pool_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  unsigned next_loop_ = 0;  // accept loops run on the daemon's event loop thread
   web::App app_;
   std::atomic<bool> stopping_{false};
   std::atomic<long> open_{0};
-  std::set<tcp::socket*> idle_;  // touched on the event loop thread only
 };
 
 }  // namespace

@@ -1,9 +1,10 @@
 // server.hpp - the [http] listener: an HTTP/1.1 server on Boost.Beast that feeds
 // web-admin/app.hpp. Built by the daemon (listd/main_listd.cpp, Daemon::bind()).
 //
-// One coroutine per connection on the event loop; each request's handler runs on the web
-// worker pool (kWebWorkers threads, SQLite and argon2 work never block the loop). Keep-alive
-// up to kMaxRequestsPerConnection requests. Limits and their answers: request header over
+// The daemon's event loop accepts; each connection is one coroutine on one of kWebIoThreads
+// web loops (their own threads); handlers run on the web worker pool (kWebWorkers threads,
+// SQLite and argon2 work never block a loop), but for page cache hits, answered on the loop.
+// Keep-alive up to kMaxRequestsPerConnection requests. Limits and their answers: request header over
 // kMaxHeaderBytes -> 431; body over kMaxBodyBytes -> 413; a request not fully read within
 // kHeaderTimeout (slow loris) -> 408 and close; an idle keep-alive connection is closed after
 // kIdleTimeout; over kMaxConnections open connections new ones are closed at once. stop()
@@ -31,6 +32,7 @@ constexpr auto kWriteTimeout = std::chrono::seconds(60);
 constexpr auto kTlsShutdownTimeout = std::chrono::seconds(2);  // wait for the peer's close_notify
 constexpr unsigned kMaxConnections = 2048;
 constexpr unsigned kWebWorkers = 2;
+constexpr unsigned kWebIoThreads = 2;  // web loops: Beast I/O and page cache hits
 }  // namespace web
 
 // make_http_service - binds cfg.http.listen (and tls_listen) now; throws std::system_error

@@ -9,7 +9,8 @@ upload by file with curl -F (multipart/form-data, CSRF checked, malformed and ov
 refused); archive search through the FTS5 index with hostile query syntax; and HTTPS on
 [http] tls_listen with a certificate made here by openssl (curl --cacert, Secure cookies,
 Strict-Transport-Security, [auth] plaintext = no refusing passwords on the plain listener,
-which keeps serving pages).
+which keeps serving pages); and the page cache (PageCacheTest: new posts at once, private
+archives never from it, ETag/304).
 """
 import base64
 import http.client
@@ -788,6 +789,88 @@ class WebTlsTest(unittest.TestCase):
             self.assertIn("needs tls_cert and tls_key", str(cm.exception))
         finally:
             l.cleanup()
+
+
+class PageCacheTest(unittest.TestCase):
+    """The page cache on a real listd: anonymous archive pages come from it (the /metrics hit
+    counter moves) until the database changes; a post archived by the pipeline shows at once;
+    a private archive is never served from it; ETag and If-None-Match give 304."""
+    LIST = "cached@lists.mired.org"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.l = Listd()
+        cls.l.listctl("newlist", cls.LIST, "--owner", "ana@mired.org", "--password", "ana-secret", "--quiet",
+                      check=True)
+        cls.l.listctl("members", cls.LIST, "add", "ana@mired.org", check=True)
+        cls.l.start()
+        cls.port = cls.l.http_port
+        wait_for(lambda: WebTest._up.__func__(cls), what="http listener")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.l.cleanup()
+
+    def post(self, n):
+        """Inject post N (Date in November 2026) and wait until it is archived; its uid."""
+        msg = ("From: Ana <ana@mired.org>\r\nTo: %s\r\nSubject: Cached post number %d\r\n"
+               "Message-ID: <cached-%d@mired.org>\r\nDate: Sat, 28 Nov 2026 10:00:00 +0000\r\n\r\nHola %d.\r\n"
+               % (self.LIST, n, n, n)).encode()
+        self.l.listctl("inject", self.LIST, "--sender", "ana@mired.org", stdin=msg, check=True)
+        return wait_for(lambda: self.l.sql("SELECT uid FROM archive WHERE message_id = ?", "cached-%d@mired.org" % n),
+                        what="post %d archived" % n)[0][0]
+
+    def hits(self):
+        _, _, body = Client(self.port).get("/metrics")
+        return int(re.search(r'listd_web_page_cache_lookups_total\{outcome="hit"\} (\d+)', body).group(1))
+
+    def test_cache_follows_the_database_privacy_and_etags(self):
+        month = "/lists/%s/archive/2026-11" % enc(self.LIST)
+        uid1 = self.post(1)
+        c = Client(self.port)
+        st, h, body = c.get(month)
+        self.assertEqual(st, 200)
+        self.assertIn("Cached post number 1", body)
+        # The same page again comes from the cache, for this visitor and a new one (once the
+        # post's delivery has stopped writing to the database).
+        def from_cache(client):
+            before = self.hits()
+            got = client.get(month)[2]
+            return got if self.hits() > before else None
+        self.assertEqual(wait_for(lambda: from_cache(c), what="a page cache hit"), body)
+        self.assertEqual(wait_for(lambda: from_cache(Client(self.port)), what="a hit for another visitor"), body)
+        # A post archived by the pipeline is on the page at once.
+        self.post(2)
+        st, _, body = c.get(month)
+        self.assertEqual(st, 200)
+        self.assertIn("Cached post number 2", body)
+        self.assertIn("Cached post number 2", Client(self.port).get(month)[2])
+        # Conditional GET: the tag gives 304 without a body (GET and HEAD); another tag, the page.
+        st, h, body = c.get(month)
+        tag = h["ETag"]
+        self.assertTrue(tag.startswith('"'), tag)
+        st, h2, body2 = c.get(month, headers={"If-None-Match": tag})
+        self.assertEqual((st, body2, h2["ETag"]), (304, "", tag))
+        self.assertEqual(c.request("HEAD", month, headers={"If-None-Match": 'W/"x", ' + tag})[0], 304)
+        st, _, body3 = c.get(month, headers={"If-None-Match": '"something-else"'})
+        self.assertEqual((st, body3), (200, body))
+        # The archive turns private: anonymous visitors get 401, never the cached copy.
+        msg = "/lists/%s/archive/msg/%d" % (enc(self.LIST), uid1)
+        self.assertEqual(Client(self.port).get(msg)[0], 200)
+        self.l.listctl("settings", self.LIST, "archive_public", "no", check=True)
+        for path in (month, msg, "/lists/%s/archive" % enc(self.LIST)):
+            st, _, body = Client(self.port).get(path)
+            self.assertEqual(st, 401, path)
+            self.assertNotIn("Cached post number", body)
+            self.assertEqual(c.get(path, headers={"If-None-Match": tag})[0], 401, path)
+        owner = Client(self.port)
+        owner.login("ana@mired.org", "ana-secret")
+        st, _, body = owner.get(month)
+        self.assertEqual(st, 200)
+        self.assertIn("Cached post number 2", body)
+        self.assertEqual(Client(self.port).get(month)[0], 401)
+        self.l.listctl("settings", self.LIST, "archive_public", "yes", check=True)
+        self.assertEqual(Client(self.port).get(month)[0], 200)
 
 if __name__ == "__main__":
     unittest.main()

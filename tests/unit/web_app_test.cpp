@@ -214,3 +214,220 @@ TEST_F(Fixture, SessionsAndTokensStoreOnlyHashes) {
   EXPECT_FALSE(auth.session("short"));
   EXPECT_FALSE(auth.api_token(std::string(64, 'f')));
 }
+
+// --- the page cache ---------------------------------------------------------------------
+
+namespace {
+
+// archive_row - an index row as the archiver writes it (and the next UID it moves on).
+void archive_row(SQLite::Database& db, const ListRow& l, std::int64_t uid, std::int64_t date,
+                 const std::string& subject) {
+  SQLite::Statement q(
+      db,
+      "INSERT INTO archive(list_id, uid, spool_id, message_id, date, received, from_addr, subject, size, "
+      "path) VALUES (?, ?, ?, ?, ?, ?, 'ana@mired.org', ?, 100, 'x/cur/y')");
+  q.bind(1, l.id);
+  q.bind(2, uid);
+  q.bind(3, "s" + std::to_string(uid));
+  q.bind(4, "m" + std::to_string(uid) + "@x");
+  q.bind(5, date);
+  q.bind(6, date);
+  q.bind(7, subject);
+  q.exec();
+  SQLite::Statement u(db, "UPDATE lists SET next_uid = ? WHERE id = ?");
+  u.bind(1, uid + 1);
+  u.bind(2, l.id);
+  u.exec();
+}
+
+Request get_request(const std::string& target, const std::string& cookie = "", const std::string& if_none_match = "") {
+  Request r;
+  r.method = "GET";
+  r.target = r.path = target;
+  if (!cookie.empty()) r.headers["cookie"] = cookie;
+  if (!if_none_match.empty()) r.headers["if-none-match"] = if_none_match;
+  r.peer = "127.0.0.1";
+  r.loopback = true;
+  return r;
+}
+
+}  // namespace
+
+TEST_F(Fixture, PageCacheServesAnonymousPagesUntilTheDatabaseChanges) {
+  const std::string month = "/lists/mi_lista@lists.mired.org/archive/2026-12";
+  archive_row(*db, list, 1, 1796119200, "First post");
+  EXPECT_FALSE(app->cached(get_request(month)));  // never rendered
+  auto r = call("GET", month);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("First post"), std::string::npos);
+  auto hit = app->cached(get_request(month));
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->text(), r.body);  // the cached bytes themselves (no holes: shared)
+  EXPECT_TRUE(hit->owner);
+  EXPECT_EQ(header(*hit, "ETag"), header(r, "ETag"));
+  EXPECT_NE(header(*hit, "Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+  // A new post shows at once: the archiver's commit (another connection) moves the generation.
+  archive_row(*db, list, 2, 1796119300, "Second post");
+  EXPECT_FALSE(app->cached(get_request(month)));
+  r = call("GET", month);
+  EXPECT_NE(r.body.find("Second post"), std::string::npos);
+  ASSERT_TRUE(app->cached(get_request(month)));
+  EXPECT_NE(app->cached(get_request(month))->text().find("Second post"), std::string::npos);
+  // A member added through the web shows in the cached list page's count at once (the count
+  // cache is dropped for the list; counts changed elsewhere may lag kCountCacheSeconds).
+  const std::string lp = "/lists/mi_lista@lists.mired.org";
+  EXPECT_NE(call("GET", lp).body.find(">0</span><span>members"), std::string::npos);
+  ASSERT_TRUE(app->cached(get_request(lp)));
+  auto [cookie, csrf] = session("ana@mired.org", "ana-pw");
+  ASSERT_EQ(call("POST", "/admin/lists/mi_lista@lists.mired.org/members",
+                 "action=add&addresses=new%40mired.org&csrf=" + csrf, cookie)
+                .status,
+            303);
+  EXPECT_FALSE(app->cached(get_request(lp)));
+  r = call("GET", lp);
+  EXPECT_NE(r.body.find(">1</span><span>members"), std::string::npos) << r.body;
+  auto again = app->cached(get_request(lp));
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->body.find(">1</span><span>members"), std::string::npos);
+}
+
+TEST_F(Fixture, PageCacheNeverServesLoggedInOrPrivatePages) {
+  const std::string month = "/lists/mi_lista@lists.mired.org/archive/2026-12";
+  archive_row(*db, list, 1, 1796119200, "Members only post");
+  ASSERT_EQ(call("GET", month).status, 200);
+  ASSERT_TRUE(app->cached(get_request(month)));
+  // A logged-in visitor is never answered from the cache.
+  auto [cookie, csrf] = session("ana@mired.org", "ana-pw");
+  EXPECT_FALSE(app->cached(get_request(month, cookie)));
+  Request basic = get_request(month);
+  basic.headers["authorization"] = "Bearer " + std::string(64, 'a');
+  EXPECT_FALSE(app->cached(basic));
+  // The archive turns private: the cached copy is gone and anonymous visitors get 401.
+  list.settings.archive_public = false;
+  Store(*db).save_settings(list);
+  EXPECT_FALSE(app->cached(get_request(month)));
+  auto r = call("GET", month);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body.find("Members only post"), std::string::npos);
+  EXPECT_FALSE(app->cached(get_request(month)));
+  EXPECT_EQ(call("GET", "/lists/mi_lista@lists.mired.org/archive/msg/1").status, 401);
+  EXPECT_FALSE(app->cached(get_request("/lists/mi_lista@lists.mired.org/archive/msg/1")));
+  // The owner still sees it; that page does not go to the cache either.
+  r = call("GET", month, "", cookie);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("Members only post"), std::string::npos);
+  EXPECT_FALSE(app->cached(get_request(month)));
+  EXPECT_EQ(call("GET", month).status, 401);
+}
+
+TEST_F(Fixture, PageCacheKeepsEachVisitorsTokenAndAnswers304) {
+  const std::string lp = "/lists/mi_lista@lists.mired.org";
+  std::regex re("name=\"csrf\" value=\"([0-9a-f]{64})\"");
+  std::smatch m;
+  auto first = call("GET", lp);
+  ASSERT_TRUE(std::regex_search(first.body, m, re));
+  std::string t1 = m[1];
+  EXPECT_EQ(header(first, "Set-Cookie").rfind("listd_csrf=" + t1 + ";", 0), 0u);
+  // Another visitor without a cookie: another token, from the cache.
+  auto second = app->cached(get_request(lp));
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(std::regex_search(second->body, m, re));
+  EXPECT_NE(m[1].str(), t1);
+  EXPECT_EQ(header(*second, "Set-Cookie").rfind("listd_csrf=" + m[1].str() + ";", 0), 0u);
+  // A visitor with a cookie keeps their token, gets no new cookie, and the same tag each time.
+  auto mine = app->cached(get_request(lp, "listd_csrf=" + t1));
+  ASSERT_TRUE(mine);
+  ASSERT_TRUE(std::regex_search(mine->body, m, re));
+  EXPECT_EQ(m[1].str(), t1);
+  EXPECT_EQ(header(*mine, "Set-Cookie"), "");
+  std::string tag = header(*mine, "ETag");
+  ASSERT_FALSE(tag.empty());
+  EXPECT_EQ(header(*app->cached(get_request(lp, "listd_csrf=" + t1)), "ETag"), tag);
+  // The subscribe form filled from the cache works (the double-submit token matches).
+  auto sub = call("POST", lp + "/subscribe", "csrf=" + t1 + "&address=new%40mired.org", "listd_csrf=" + t1);
+  EXPECT_EQ(sub.status, 200) << sub.body;
+  // If-None-Match with the tag: 304 without a body, from the cache and from a fresh render.
+  auto not_modified = app->cached(get_request(lp, "listd_csrf=" + t1, "W/\"zzz\", " + tag));
+  if (!not_modified) {  // the subscribe request changed the database: rendered afresh
+    Request rq = get_request(lp, "listd_csrf=" + t1, tag);
+    auto fresh = app->handle(rq);
+    EXPECT_EQ(fresh.status, 304);
+    EXPECT_TRUE(fresh.body.empty());
+    not_modified = app->cached(get_request(lp, "listd_csrf=" + t1, tag));
+  }
+  ASSERT_TRUE(not_modified);
+  EXPECT_EQ(not_modified->status, 304);
+  EXPECT_TRUE(not_modified->body.empty());
+  EXPECT_EQ(header(*not_modified, "ETag"), tag);
+  EXPECT_EQ(app->cached(get_request(lp, "listd_csrf=" + t1, "\"other\""))->status, 200);
+  // Query strings the pages do not read are not kept; error pages neither.
+  EXPECT_EQ(call("GET", lp + "?x=1").status, 200);
+  EXPECT_FALSE(app->cached(get_request(lp + "?x=1")));
+  EXPECT_EQ(call("GET", "/lists/mi_lista@lists.mired.org/archive/2026-12?sort=date").status, 200);
+  EXPECT_TRUE(app->cached(get_request("/lists/mi_lista@lists.mired.org/archive/2026-12?sort=date")));
+  EXPECT_EQ(call("GET", "/lists/nope@lists.mired.org").status, 404);
+  EXPECT_FALSE(app->cached(get_request("/lists/nope@lists.mired.org")));
+}
+
+TEST_F(Fixture, MembersPagerLinksUseKeysetAndMatchOffsetPages) {
+  std::vector<std::string> emails;
+  for (int i = 0; i < 120; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "m%03d@mired.org", i);
+    emails.emplace_back(buf);
+  }
+  Store(*db).add_members(list, emails);
+  auto [cookie, csrf] = session("ana@mired.org", "ana-pw");
+  const std::string url = "/admin/lists/mi_lista@lists.mired.org/members";
+  auto link = [](const std::string& body, const std::string& arrow) {
+    std::regex re("<a href=\"(\\?[^\"]*)\">" + arrow);
+    std::smatch m;
+    if (!std::regex_search(body, m, re)) return std::string();
+    return std::regex_replace(m[1].str(), std::regex("&amp;"), "&");
+  };
+  auto p1 = call("GET", url, "", cookie);
+  ASSERT_EQ(p1.status, 200);
+  EXPECT_NE(p1.body.find("value=\"m000@mired.org\""), std::string::npos);
+  EXPECT_NE(p1.body.find("value=\"m049@mired.org\""), std::string::npos);
+  std::string next = link(p1.body, "Next");
+  ASSERT_NE(next.find("&after=m049"), std::string::npos) << next;
+  auto p2 = call("GET", url + next, "", cookie);
+  auto p2_offset = call("GET", url + "?page=2", "", cookie);
+  EXPECT_EQ(p2.body, p2_offset.body);  // the same rows and links as the OFFSET page
+  EXPECT_NE(p2.body.find("value=\"m050@mired.org\""), std::string::npos);
+  EXPECT_EQ(p2.body.find("value=\"m049@mired.org\""), std::string::npos);
+  EXPECT_NE(p2.body.find("page 2 of 3"), std::string::npos);
+  auto p3 = call("GET", url + link(p2.body, "Next"), "", cookie);
+  EXPECT_NE(p3.body.find("value=\"m119@mired.org\""), std::string::npos);
+  EXPECT_EQ(link(p3.body, "Next"), "");
+  std::string prev = link(p3.body, "← Previous");
+  ASSERT_NE(prev.find("&before=m100"), std::string::npos) << prev;
+  EXPECT_EQ(call("GET", url + prev, "", cookie).body, p2.body);
+  // A key past the end starts again from the first page.
+  auto stale = call("GET", url + "?page=9&after=zzz", "", cookie);
+  EXPECT_NE(stale.body.find("value=\"m000@mired.org\""), std::string::npos);
+}
+
+TEST_F(Fixture, MembersPageContentIsReusedPerSessionTokenAndGeneration) {
+  Store(*db).add_members(list, {"uno@mired.org"});
+  auto [cookie1, csrf1] = session("ana@mired.org", "ana-pw");
+  auto [cookie2, csrf2] = session("ana@mired.org", "ana-pw");
+  ASSERT_NE(csrf1, csrf2);
+  const std::string url = "/admin/lists/mi_lista@lists.mired.org/members";
+  auto a = call("GET", url, "", cookie1);
+  ASSERT_EQ(a.status, 200);
+  EXPECT_EQ(call("GET", url, "", cookie1).body, a.body);  // the reused content
+  auto b = call("GET", url, "", cookie2);
+  EXPECT_NE(b.body.find("value=\"" + csrf2 + "\""), std::string::npos);
+  EXPECT_EQ(b.body.find(csrf1), std::string::npos);
+  // A change by another connection (listctl, the pipeline) shows at once.
+  Store(*db).add_members(list, {"dos@mired.org"});
+  auto c = call("GET", url, "", cookie1);
+  EXPECT_NE(c.body.find("value=\"dos@mired.org\""), std::string::npos);
+  EXPECT_NE(c.body.find("value=\"" + csrf1 + "\""), std::string::npos);
+  // The moderator still may not see the page, cached or not; another list's owner neither.
+  auto [mcookie, mcsrf] = session("mod@mired.org", "mod-pw");
+  EXPECT_EQ(call("GET", url, "", mcookie).status, 403);
+  auto [ccookie, ccsrf] = session("carol@mired.org", "carol-pw");
+  EXPECT_EQ(call("GET", url, "", ccookie).status, 403);
+}

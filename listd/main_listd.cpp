@@ -235,7 +235,9 @@ class Daemon {
   // arm_retry - on the event loop: run a delivery pass at unix time `when`.
   void arm_retry(std::int64_t when) {
     if (stopping_) return;
-    auto delay = std::chrono::seconds(std::max<std::int64_t>(0, when - now_unix()));
+    // At least 1 s: a recipient still due right after a pass was not advanced by it (its job's
+    // message file is gone, the data dir vanished...); waiting 0 s would spin the event loop.
+    auto delay = std::chrono::seconds(std::max<std::int64_t>(1, when - now_unix()));
     retry_.expires_after(delay);
     retry_.async_wait([this](auto ec) {
       if (!ec) schedule_delivery();

@@ -195,7 +195,7 @@ TEST(SmtpIntake, ProcessingYieldsToTheIntakeButIsNeverStarved) {
   using namespace std::chrono_literals;
   IntakePriority p;
   p.configure({100ms, 400ms, 100ms});  // wide margins: CI machines are loaded
-  EXPECT_EQ(p.delay().count(), 0);  // no intake yet
+  EXPECT_EQ(p.delay().count(), 0);     // no intake yet
   p.begin_pass();
   EXPECT_FALSE(p.yield_flag()->load());
   p.note_commit();

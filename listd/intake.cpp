@@ -179,7 +179,7 @@ class IntakeTransaction : public smtp::Transaction {
   static constexpr std::size_t kEntrySlack = 4096;
   // Larger messages are streamed to files as they arrive (memory stays flat: at most this much
   // is buffered per session, 128 MiB for 500 sessions).
-  static constexpr std::size_t kJournalMaxMessage = 256 * 1024;
+  static constexpr std::size_t kJournalMaxMessage = std::size_t{256} * 1024;
 
   SpoolEnvelope envelope(const std::string& rcpt) const {
     SpoolEnvelope e;

@@ -162,7 +162,7 @@ namespace {
 // into delivery_recipients, ordered by domain within the chunk; updates total and
 // fill_cursor. Runs inside the caller's transaction. Returns the rows added.
 int fill_chunk(SQLite::Database& db, std::int64_t job, std::int64_t list_id, const std::string& poster,
-               std::int64_t cursor) {
+               std::int64_t cursor, int chunk) {
   static const char* kEligible =
       " FROM memberships m JOIN people p ON p.id = m.person_id WHERE m.list_id = ?2 AND m.role = 'member' AND "
       "m.delivery = 'regular' AND m.nomail = 0 AND m.disabled = 0 AND NOT (p.email = ?3 AND m.receive_own = 0) AND "
@@ -174,7 +174,7 @@ int fill_chunk(SQLite::Database& db, std::int64_t job, std::int64_t list_id, con
   b.bind(2, list_id);
   b.bind(3, poster);
   b.bind(4, cursor);
-  b.bind(5, kFillChunk - 1);
+  b.bind(5, chunk - 1);
   std::int64_t boundary = b.executeStep() ? b.getColumn(0).getInt64() : -1;
   SQLite::Statement q(db, std::string("INSERT INTO delivery_recipients(job_id, address) SELECT ?1, p.email") +
                               kEligible + " AND m.person_id <= ?5 ORDER BY substr(p.email, " +
@@ -210,7 +210,7 @@ std::int64_t job_create_for_members(SQLite::Database& db, const ListRow& list, c
   p.exec();
   // Only the first chunk now, so a 1,000,000-member post is accepted (and its first
   // recipients reached) in milliseconds; the runner copies the rest as it goes.
-  fill_chunk(db, job, list.id, poster, 0);
+  fill_chunk(db, job, list.id, poster, 0, kFirstFillChunk);
   return job;
 }
 
@@ -231,7 +231,7 @@ bool job_fill_more(SQLite::Database& db, std::int64_t job) {
   auto poster = q.getColumn(1).getString();
   auto cursor = q.getColumn(2).getInt64();
   q.reset();
-  fill_chunk(db, job, list_id, poster, cursor);
+  fill_chunk(db, job, list_id, poster, cursor, kFillChunk);
   tx.commit();
   return true;
 }

@@ -171,11 +171,17 @@ std::size_t IntakeJournal::segments() const {
   return segments_.size();
 }
 
-void IntakeJournal::write_header(Segment& s) {
+void IntakeJournal::write_header(const Segment& s) {
+  write_header(s, s.generation, s.checkpoint);
+}
+
+// write_header - the header of segment s with this generation and checkpoint, made durable;
+// s itself is not changed (the caller updates it once this returned).
+void IntakeJournal::write_header(const Segment& s, std::uint64_t generation, std::uint64_t checkpoint) {
   std::array<char, kHeaderUsed> h{};
   std::memcpy(h.data(), kSegMagic.data(), kSegMagic.size());
-  put_u64(h.data() + 16, s.generation);
-  put_u64(h.data() + 24, s.checkpoint);
+  put_u64(h.data() + 16, generation);
+  put_u64(h.data() + 24, checkpoint);
   put_u64(h.data() + 32, s.size);
   put_u32(h.data() + 40, crc(0, h.data(), 40));
   pwrite_all(s.fd, h.data(), h.size(), 0, s.path);
@@ -560,15 +566,7 @@ void IntakeJournal::checkpoint_pass(std::unique_lock<std::mutex>& lock) {
   try {
     if (!adv.empty()) {
       if (::syncfs(spool_fd_) != 0) throw_errno("syncfs", spool_.dir());
-      for (auto& a : adv) {
-        Segment tmp;
-        tmp.fd = a.seg->fd;
-        tmp.path = a.seg->path;
-        tmp.size = a.seg->size;
-        tmp.generation = a.seg->generation;
-        tmp.checkpoint = a.to;
-        write_header(tmp);
-      }
+      for (auto& a : adv) write_header(*a.seg, a.seg->generation, a.to);
     }
   } catch (...) {
     err = std::current_exception();
@@ -592,20 +590,8 @@ void IntakeJournal::checkpoint_pass(std::unique_lock<std::mutex>& lock) {
     Segment* seg = s.get();
     std::uint64_t gen = next_generation_++;
     lock.unlock();
-    Segment tmp;
-    tmp.fd = seg->fd;
-    tmp.path = seg->path;
-    tmp.size = seg->size;
-    tmp.generation = gen;
-    tmp.checkpoint = kHeaderSize;
-    std::exception_ptr e2;
-    try {
-      write_header(tmp);
-    } catch (...) {
-      e2 = std::current_exception();
-    }
+    write_header(*seg, gen, kHeaderSize);  // throws with m_ released and nothing changed
     lock.lock();
-    if (e2) std::rethrow_exception(e2);
     seg->generation = gen;
     seg->checkpoint = seg->write_off = kHeaderSize;
   }

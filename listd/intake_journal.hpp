@@ -82,7 +82,8 @@ class IntakeJournal {
 
   void recover();
   std::unique_ptr<Segment> create_segment();
-  void write_header(Segment& s);
+  void write_header(const Segment& s);
+  void write_header(const Segment& s, std::uint64_t generation, std::uint64_t checkpoint);
   Segment* next_segment();  // under m_
   void write_batch(std::vector<Request*>& batch);
   std::string stage(const std::string& entry) const;

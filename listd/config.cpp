@@ -183,6 +183,7 @@ std::map<std::string, Setter> key_table(const std::filesystem::path& origin) {
   uint_key("relay.max_queue_age", &Config::Relay::max_queue_age, 60, 30 * 86400);
   uint_key("relay.per_destination", &Config::Relay::per_destination, 1, 1000);
   uint_key("relay.command_timeout", &Config::Relay::command_timeout, 1, 3600);
+  uint_key("relay.keep_delivered", &Config::Relay::keep_delivered, 0, 365 * 86400);
   t["relay.auth_user"] = [](Config& cfg, const Ctx&, const std::string& v) { cfg.relay.auth_user = v; };
   t["relay.auth_password"] = [](Config& cfg, const Ctx&, const std::string& v) { cfg.relay.auth_password = v; };
   t["relay.resolver"] = [](Config& cfg, const Ctx& c, const std::string& v) {

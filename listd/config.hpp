@@ -72,6 +72,10 @@ struct Config {
     Endpoint resolver;                     // MX mode: DNS server to ask; empty = /etc/resolv.conf
     std::uint16_t mx_port = 25;            // MX mode: port of the MX hosts (tests use a free port)
     unsigned command_timeout = 300;        // caps every RFC 5321 4.5.3.2 step timeout (seconds)
+    // Seconds the delivered-recipient rows of a finished job are kept (for `listctl queue
+    // --all` / who-got-what questions); then they are deleted, so the database does not grow
+    // by one row per member and post. Failed rows are kept (the bounce history).
+    unsigned keep_delivered = 86400;
   } relay;
 
   // [smtp] and [lmtp] receiver limits (listd/smtp_service.cpp, smtp/server.hpp); the same keys

@@ -286,6 +286,16 @@ INSERT INTO bounce_feed(id, last_recipient_id) VALUES (1, 0);
 ALTER TABLE delivery_jobs ADD COLUMN personalize TEXT NOT NULL DEFAULT 'none';
 ALTER TABLE delivery_jobs ADD COLUMN footer TEXT NOT NULL DEFAULT '';
 )SQL",
+    // 8 (relay at scale): the open jobs and the deferred recipients by index (run_due and
+    // next_due scanned whole tables on every pass), and the purge of delivered-recipient
+    // rows of finished jobs after relay.keep_delivered (delivery.hpp purge_delivered).
+    R"SQL(
+CREATE INDEX delivery_jobs_open ON delivery_jobs(id) WHERE done = 0;
+CREATE INDEX delivery_recipients_deferred ON delivery_recipients(next_attempt) WHERE state = 'deferred';
+ALTER TABLE delivery_jobs ADD COLUMN done_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE delivery_jobs ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX delivery_jobs_unpurged ON delivery_jobs(done_at) WHERE done = 1 AND purged = 0;
+)SQL",
 };
 
 }  // namespace

@@ -445,8 +445,9 @@ void DeliveryRunner::finish_job(std::int64_t job_id) {
   std::string kind = q.getColumn(3).getString();
   q.reset();
   if (done) {
-    SQLite::Statement d(*db_, "UPDATE delivery_jobs SET done = 1 WHERE id = ?");
-    d.bind(1, job_id);
+    SQLite::Statement d(*db_, "UPDATE delivery_jobs SET done = 1, done_at = ? WHERE id = ?");
+    d.bind(1, now_unix());
+    d.bind(2, job_id);
     d.exec();
   }
   tx.commit();
@@ -457,6 +458,38 @@ void DeliveryRunner::finish_job(std::int64_t job_id) {
   }
 }
 
+std::size_t DeliveryRunner::purge_delivered(std::size_t max_rows) {
+  constexpr std::int64_t kChunk = 5000;  // rows per transaction: the write lock is held briefly
+  std::size_t removed = 0;
+  auto cutoff = now_unix() - static_cast<std::int64_t>(cfg_.relay.keep_delivered);
+  while (removed < max_rows && !(stop_ && *stop_)) {
+    std::int64_t job = 0;
+    {
+      SQLite::Statement q(*db_,
+                          "SELECT id FROM delivery_jobs WHERE done = 1 AND purged = 0 AND done_at <= ? ORDER BY "
+                          "done_at LIMIT 1");
+      q.bind(1, cutoff);
+      if (!q.executeStep()) break;
+      job = q.getColumn(0).getInt64();
+    }
+    WriteTx tx(*db_);
+    SQLite::Statement d(*db_,
+                        "DELETE FROM delivery_recipients WHERE id IN (SELECT id FROM delivery_recipients WHERE job_id "
+                        "= ? AND state = 'delivered' LIMIT ?)");
+    d.bind(1, job);
+    d.bind(2, kChunk);
+    int n = d.exec();
+    if (n < kChunk) {
+      SQLite::Statement u(*db_, "UPDATE delivery_jobs SET purged = 1 WHERE id = ?");
+      u.bind(1, job);
+      u.exec();
+    }
+    tx.commit();
+    removed += static_cast<std::size_t>(n);
+  }
+  return removed;
+}
+
 std::int64_t DeliveryRunner::next_due() {
   SQLite::Statement q(*db_, "SELECT min(next_attempt) FROM delivery_recipients WHERE state = 'deferred'");
   if (q.executeStep() && !q.getColumn(0).isNull()) return q.getColumn(0).getInt64();
@@ -464,17 +497,22 @@ std::int64_t DeliveryRunner::next_due() {
 }
 
 std::vector<JobStatus> job_status(SQLite::Database& db, bool include_done) {
-  SQLite::Statement q(db,
-                      "SELECT j.id, coalesce(l.name || '@' || d.name, '-'), j.kind, j.created, j.total, "
-                      "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'delivered'), "
-                      "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'deferred'), "
-                      "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'failed'), "
-                      "(SELECT count(*) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = 'pending'), "
+  // A finished job reads the counts finish_job stored (its delivered rows may be purged); an
+  // open one counts its rows through the (job_id, state) index.
+  SQLite::Statement q(
+      db, std::string("SELECT j.id, coalesce(l.name || '@' || d.name, '-'), j.kind, j.created, j.total, "
+                      "CASE WHEN j.done THEN j.delivered ELSE (SELECT count(*) FROM delivery_recipients r WHERE "
+                      "r.job_id = j.id AND r.state = 'delivered') END, "
+                      "CASE WHEN j.done THEN j.deferred ELSE (SELECT count(*) FROM delivery_recipients r WHERE "
+                      "r.job_id = j.id AND r.state = 'deferred') END, "
+                      "CASE WHEN j.done THEN j.failed ELSE (SELECT count(*) FROM delivery_recipients r WHERE "
+                      "r.job_id = j.id AND r.state = 'failed') END, "
+                      "CASE WHEN j.done THEN 0 ELSE (SELECT count(*) FROM delivery_recipients r WHERE r.job_id = "
+                      "j.id AND r.state = 'pending') END, "
                       "(SELECT min(next_attempt) FROM delivery_recipients r WHERE r.job_id = j.id AND r.state = "
                       "'deferred'), j.done, j.first_attempt_ms, j.last_progress_ms FROM delivery_jobs j LEFT JOIN "
-                      "lists l ON l.id = j.list_id LEFT JOIN "
-                      "domains d ON d.id = l.domain_id WHERE ?1 OR j.done = 0 ORDER BY j.id");
-  q.bind(1, include_done ? 1 : 0);
+                      "lists l ON l.id = j.list_id LEFT JOIN domains d ON d.id = l.domain_id") +
+              (include_done ? "" : " WHERE j.done = 0") + " ORDER BY j.id");
   std::vector<JobStatus> out;
   while (q.executeStep()) {
     JobStatus s;

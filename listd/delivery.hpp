@@ -130,6 +130,10 @@ class DeliveryRunner {
   std::size_t run_due();
   // stop_on - run_due returns between batches once *flag is set (the daemon's SIGTERM).
   void stop_on(const std::atomic<bool>* flag) { stop_ = flag; }
+  // purge_delivered - delete the delivered-recipient rows of jobs finished more than
+  // relay.keep_delivered seconds ago, in short transactions, stopping after about max_rows;
+  // returns the rows deleted (max_rows or more: call again). Failed rows stay.
+  std::size_t purge_delivered(std::size_t max_rows);
   // next_due - unix time of the earliest deferred recipient, 0 if none.
   std::int64_t next_due();
 

@@ -44,6 +44,8 @@ using namespace listd;
 namespace {
 
 constexpr auto kTick = std::chrono::seconds(30);
+// Delivered-recipient rows purged per delivery pass (DeliveryRunner::purge_delivered).
+constexpr std::size_t kPurgeRowsPerPass = 20000;
 
 // drop_privileges - when started as root, become cfg.user (DESIGN.md). `user = root` keeps
 // root, with a warning, for test rigs that have no listd user.
@@ -226,6 +228,8 @@ class Daemon {
         runner_->run_due();
         // Wake up for the earliest deferred recipient instead of waiting for the tick.
         if (auto next = runner_->next_due(); next > 0) asio::post(ioc_, [this, next] { arm_retry(next); });
+        // Old delivered-recipient rows, a bounded amount per pass; more left: another pass.
+        if (runner_->purge_delivered(kPurgeRowsPerPass) >= kPurgeRowsPerPass) schedule_delivery();
       } catch (const std::exception& e) {
         log_event(LogLevel::error, "delivery-pass-failed", {{"error", e.what()}});
       }

@@ -1951,14 +1951,19 @@ struct App::Impl {
     };
     one("listd_messages_processed_total", "Spool entries processed, by outcome.", "counter",
         "SELECT outcome, count(*) FROM processed GROUP BY outcome");
+    // Finished jobs count from their stored totals (their delivered rows are purged after
+    // relay.keep_delivered); open jobs from their rows, through the (job_id, state) index.
     one("listd_recipients_delivered_total", "Recipients delivered.", "counter",
-        "SELECT count(*) FROM delivery_recipients WHERE state = 'delivered'");
+        "SELECT (SELECT coalesce(sum(delivered), 0) FROM delivery_jobs WHERE done = 1) + (SELECT count(*) FROM "
+        "delivery_recipients WHERE state = 'delivered' AND job_id IN (SELECT id FROM delivery_jobs WHERE done = 0))");
     one("listd_recipients_deferred", "Recipients waiting for a retry.", "gauge",
         "SELECT count(*) FROM delivery_recipients WHERE state = 'deferred'");
     one("listd_recipients_failed_total", "Recipients that failed permanently (bounced).", "counter",
-        "SELECT count(*) FROM delivery_recipients WHERE state = 'failed'");
+        "SELECT (SELECT coalesce(sum(failed), 0) FROM delivery_jobs WHERE done = 1) + (SELECT count(*) FROM "
+        "delivery_recipients WHERE state = 'failed' AND job_id IN (SELECT id FROM delivery_jobs WHERE done = 0))");
     one("listd_queue_depth", "Recipients not yet delivered (pending or deferred).", "gauge",
-        "SELECT count(*) FROM delivery_recipients WHERE state IN ('pending', 'deferred')");
+        "SELECT count(*) FROM delivery_recipients WHERE state IN ('pending', 'deferred') AND job_id IN (SELECT id "
+        "FROM delivery_jobs WHERE done = 0)");
     one("listd_held_messages", "Posts waiting for a moderator.", "gauge", "SELECT count(*) FROM held_messages");
     one("listd_lists", "Mailing lists.", "gauge", "SELECT count(*) FROM lists");
     one("listd_memberships", "Memberships (all roles).", "gauge", "SELECT count(*) FROM memberships");

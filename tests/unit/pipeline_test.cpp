@@ -80,6 +80,35 @@ TEST(Pipeline, MemberPostIsArchivedAndDelivered) {
   EXPECT_EQ(env.scalar("SELECT done FROM delivery_jobs"), 1);
 }
 
+// Delivered rows of a finished job go after relay.keep_delivered; failed rows and the job's
+// counts (listctl queue --all) stay; a job finished more recently keeps its rows.
+TEST(Pipeline, DeliveredRowsPurgedAfterKeepDelivered) {
+  Env env;
+  env.cfg.relay.keep_delivered = 3600;
+  Processor p(env.cfg, env.templates);
+  EXPECT_EQ(p.process(env.spool(kPost)).outcome, "accepted");
+  DeliveryRunner runner(env.cfg, make_transport(env.cfg));
+  runner.run_due();
+  ASSERT_EQ(env.scalar("SELECT done FROM delivery_jobs"), 1);
+  EXPECT_GT(env.scalar("SELECT done_at FROM delivery_jobs"), 0);
+  EXPECT_EQ(runner.purge_delivered(100), 0u);  // finished just now: kept
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM delivery_recipients"), 2);
+  // One of the two became a failure (as a 5xx would); the job finished two hours ago.
+  env.db->exec("UPDATE delivery_recipients SET state = 'failed' WHERE id = (SELECT min(id) FROM delivery_recipients)");
+  env.db->exec("UPDATE delivery_jobs SET done_at = done_at - 7200, delivered = 1, failed = 1");
+  EXPECT_EQ(runner.purge_delivered(100), 1u);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM delivery_recipients WHERE state = 'failed'"), 1);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM delivery_recipients WHERE state = 'delivered'"), 0);
+  EXPECT_EQ(env.scalar("SELECT purged FROM delivery_jobs"), 1);
+  EXPECT_EQ(runner.purge_delivered(100), 0u);  // nothing left to look at
+  auto jobs = job_status(*env.db, true);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].delivered, 1);
+  EXPECT_EQ(jobs[0].failed, 1);
+  EXPECT_EQ(jobs[0].pending, 0);
+  EXPECT_TRUE(job_status(*env.db, false).empty());
+}
+
 TEST(Pipeline, ProcessingTwiceHasNoSecondEffect) {
   Env env;
   auto id = env.spool(kPost);

@@ -286,8 +286,8 @@ INSERT INTO bounce_feed(id, last_recipient_id) VALUES (1, 0);
 ALTER TABLE delivery_jobs ADD COLUMN personalize TEXT NOT NULL DEFAULT 'none';
 ALTER TABLE delivery_jobs ADD COLUMN footer TEXT NOT NULL DEFAULT '';
 )SQL",
-    // 8 (relay at scale): the open jobs and the deferred recipients by index (run_due and
-    // next_due scanned whole tables on every pass), and the purge of delivered-recipient
+    // 8 (scale): the open jobs, the deferred recipients and a list's digest members by index
+    // (whole-table scans on every pass or post before), and the purge of delivered-recipient
     // rows of finished jobs after relay.keep_delivered (delivery.hpp purge_delivered).
     R"SQL(
 CREATE INDEX delivery_jobs_open ON delivery_jobs(id) WHERE done = 0;
@@ -295,6 +295,12 @@ CREATE INDEX delivery_recipients_deferred ON delivery_recipients(next_attempt) W
 ALTER TABLE delivery_jobs ADD COLUMN done_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE delivery_jobs ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX delivery_jobs_unpurged ON delivery_jobs(done_at) WHERE done = 1 AND purged = 0;
+-- digest_add asks "any digest member?" for every post: without this it read every membership
+-- of the list (200 ms at 1,000,000 members, before the post's first delivery).
+CREATE INDEX memberships_digest ON memberships(list_id) WHERE role = 'member' AND delivery != 'regular';
+-- Owners and moderators of a list (notices, moderation) without reading its members
+-- (store.cpp role_filter).
+CREATE INDEX memberships_staff ON memberships(list_id, role) WHERE role != 'member';
 )SQL",
 };
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <system_error>
 
 namespace listd {
@@ -48,14 +49,48 @@ void fsync_dir(const std::filesystem::path& dir) {
   ::close(fd);
 }
 
+namespace {
+thread_local SyncBatch* t_batch = nullptr;
+}  // namespace
+
+SyncBatch::SyncBatch() {
+  if (t_batch != nullptr) throw std::logic_error("SyncBatch: one per thread");
+  t_batch = this;
+}
+
+SyncBatch::~SyncBatch() {
+  for (auto& f : fs_) ::close(f.second);
+  t_batch = nullptr;
+}
+
+SyncBatch* SyncBatch::active() {
+  return t_batch;
+}
+
+void SyncBatch::note(const std::filesystem::path& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) throw_errno("stat", dir);
+  for (auto& f : fs_)
+    if (f.first == st.st_dev) return;
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_errno("open dir", dir);
+  fs_.emplace_back(st.st_dev, fd);
+}
+
+void SyncBatch::sync() {
+  for (auto& f : fs_)
+    if (::syncfs(f.second) != 0) throw std::system_error(errno, std::generic_category(), "syncfs");
+}
+
 void write_durable(const std::filesystem::path& tmp_dir, const std::filesystem::path& final_dir,
                    const std::string& name, const std::vector<std::string_view>& parts) {
   auto tmp = tmp_dir / (name + ".tmp" + random_hex(4));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) throw_errno("create", tmp);
+  SyncBatch* batch = SyncBatch::active();
   try {
     for (auto part : parts) write_all(fd, part, tmp);
-    if (::fsync(fd) != 0) throw_errno("fsync", tmp);
+    if (batch == nullptr && ::fsync(fd) != 0) throw_errno("fsync", tmp);
     if (::close(fd) != 0) {
       fd = -1;
       throw_errno("close", tmp);
@@ -63,7 +98,10 @@ void write_durable(const std::filesystem::path& tmp_dir, const std::filesystem::
     fd = -1;
     auto dest = final_dir / name;
     if (::rename(tmp.c_str(), dest.c_str()) != 0) throw_errno("rename to", dest);
-    fsync_dir(final_dir);
+    if (batch != nullptr)
+      batch->note(final_dir);
+    else
+      fsync_dir(final_dir);
   } catch (...) {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
@@ -96,7 +134,10 @@ std::string read_file(const std::filesystem::path& p) {
 
 void unlink_durable(const std::filesystem::path& p) {
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("unlink", p);
-  fsync_dir(p.parent_path());
+  if (auto* batch = SyncBatch::active())
+    batch->note(p.parent_path());
+  else
+    fsync_dir(p.parent_path());
 }
 
 std::string random_hex(std::size_t bytes) {

@@ -28,6 +28,28 @@ std::string read_file(const std::filesystem::path& p);
 // unlink_durable - remove the file (missing is fine) and fsync its directory.
 void unlink_durable(const std::filesystem::path& p);
 
+// SyncBatch - while one is alive on the calling thread, write_durable and unlink_durable
+// skip their fsyncs and note the file system instead; sync() then makes everything written
+// so far durable with one syncfs(2) per file system noted (Linux >= 5.8 reports writeback
+// errors there). For a group of spool entries processed in one database transaction: sync()
+// before the commit, where the per-file fsyncs would have been. One per thread, not nested;
+// a batch dropped without sync() has made nothing durable (its caller must not commit).
+class SyncBatch {
+ public:
+  SyncBatch();
+  ~SyncBatch();
+  SyncBatch(const SyncBatch&) = delete;
+  SyncBatch& operator=(const SyncBatch&) = delete;
+  void sync();
+  // active - the thread's batch, or nullptr (write_durable asks).
+  static SyncBatch* active();
+  // note - remember the file system holding `dir`.
+  void note(const std::filesystem::path& dir);
+
+ private:
+  std::vector<std::pair<unsigned long long, int>> fs_;  // st_dev, an open directory on it
+};
+
 // random_hex - `bytes` bytes from the kernel CSPRNG (getrandom), hex-encoded.
 std::string random_hex(std::size_t bytes);
 

@@ -98,13 +98,89 @@ std::size_t Processor::maintenance() {
 }
 
 std::size_t Processor::process_pending(const std::atomic<bool>* stop) {
+  auto ids = spool_.pending();
   std::size_t n = 0;
-  for (auto& id : spool_.pending()) {
+  while (n < ids.size()) {
     if (stop && stop->load()) break;
-    process(id);
-    ++n;
+    n += process_batch(ids, n, stop);
   }
   return n;
+}
+
+namespace {
+
+// fresh - never tried and not processed: such entries may share a transaction.
+bool fresh(SQLite::Database& db, const std::string& spool_id) {
+  SQLite::Statement q(db,
+                      "SELECT EXISTS(SELECT 1 FROM processed WHERE spool_id = ?1) OR EXISTS(SELECT 1 FROM "
+                      "spool_attempts WHERE spool_id = ?1)");
+  q.bind(1, spool_id);
+  q.executeStep();
+  return q.getColumn(0).getInt() == 0;
+}
+
+void forget_attempt(SQLite::Database& db, const std::string& spool_id) {
+  SQLite::Statement q(db, "DELETE FROM spool_attempts WHERE spool_id = ?");
+  q.bind(1, spool_id);
+  q.exec();
+}
+
+}  // namespace
+
+std::size_t Processor::process_batch(const std::vector<std::string>& ids, std::size_t from,
+                                     const std::atomic<bool>* stop) {
+  // The run of fresh entries at `from`, at most kBatchEntries. An entry tried before (it may
+  // be the poison that killed the last try) is processed alone, as is a lone entry.
+  std::size_t k = 0;
+  while (from + k < ids.size() && k < kBatchEntries && fresh(*db_, ids[from + k])) ++k;
+  if (k < 2) {
+    process(ids[from]);
+    return 1;
+  }
+  // Each try is counted, durably, before anything runs (a kill -9 mid-batch counts it).
+  {
+    WriteTx tx(*db_);
+    SQLite::Statement q(*db_, "INSERT OR IGNORE INTO spool_attempts(spool_id, attempts) VALUES (?, 1)");
+    for (std::size_t i = 0; i < k; ++i) {
+      q.bind(1, ids[from + i]);
+      q.exec();
+      q.reset();
+    }
+    tx.commit();
+  }
+  // Then one transaction and one syncfs for all of them; spool files go after the commit.
+  std::vector<std::string> finished;
+  std::size_t ran = 0;
+  try {
+    SyncBatch files;
+    WriteTx tx(*db_);
+    for (; ran < k; ++ran) {
+      if (ran > 0 && stop && stop->load()) break;
+      const auto& id = ids[from + ran];
+      if (run_counted(id, 1, true)) {
+        forget_attempt(*db_, id);
+        finished.push_back(id);
+      }
+    }
+    for (std::size_t i = ran; i < k; ++i) forget_attempt(*db_, ids[from + i]);  // not run: not tried
+    files.sync();
+    tx.commit();
+  } catch (const std::exception& e) {
+    // A resource fault (disk full, database locked): nothing of the batch committed. Its tries
+    // are given back; the entries stay in the spool for the next pass.
+    log_event(LogLevel::error, "process-batch-failed", {{"entries", std::to_string(k)}, {"error", e.what()}});
+    try {
+      WriteTx tx(*db_);
+      for (std::size_t i = 0; i < k; ++i) forget_attempt(*db_, ids[from + i]);
+      tx.commit();
+    } catch (const std::exception&) {
+      // Still failing: these tries stay counted (as a single entry's would).
+    }
+    return k;
+  }
+  for (auto& id : finished) spool_.remove_deferred(id);
+  spool_.sync_new_dir();
+  return ran;
 }
 
 void Processor::mark_processed(const std::string& spool_id, const ProcessResult& r) {
@@ -166,17 +242,28 @@ ProcessResult Processor::process(const std::string& spool_id) {
     q.executeStep();
     attempts = q.getColumn(0).getInt();
   }
+  ProcessResult r;
+  if (run_counted(spool_id, attempts, false, &r)) {
+    spool_.remove(spool_id);
+    forget_attempt(*db_, spool_id);
+  }
+  return r;
+}
+
+bool Processor::run_counted(const std::string& spool_id, int attempts, bool in_batch, ProcessResult* result) {
+  ProcessResult scratch;
+  ProcessResult& out = result ? *result : scratch;
   // The file is moved to bad/ first, then the row and the owners' notice commit together: a
   // crash in between leaves the entry safe in bad/ (unmarked, unannounced), never lost.
   auto set_aside = [&](const std::string& why, const SpoolEntry* entry) {
-    ProcessResult r{"set-aside", why};
+    out = {"set-aside", why};
     spool_.set_aside(spool_id, why);
     WriteTx tx(*db_);
-    mark_processed(spool_id, r);
+    mark_processed(spool_id, out);
     if (entry) notify_set_aside(*entry, why);
     tx.commit();
     log_event(LogLevel::error, "set-aside", {{"spool", spool_id}, {"reason", why}});
-    return r;
+    return false;  // no spool file left to remove
   };
   SpoolEntry entry;
   try {
@@ -186,13 +273,14 @@ ProcessResult Processor::process(const std::string& spool_id) {
   }
   if (attempts > static_cast<int>(cfg_.spool.max_attempts))
     return set_aside("failed " + std::to_string(attempts - 1) + " times; see earlier log lines", &entry);
-  ProcessResult r;
   try {
-    r = process_entry(entry);
+    out = process_entry(entry);
   } catch (const std::exception& e) {
     // Left in the spool: the next pass retries it, up to max_attempts. A resource fault is
-    // not the message's fault: that try is given back.
+    // not the message's fault: that try is given back (in a batch, the whole batch stops:
+    // SQLite may have rolled its transaction back).
     bool resource = resource_fault(e);
+    if (resource && in_batch) throw;
     log_event(LogLevel::error, "process-failed",
               {{"spool", spool_id},
                {"attempt", std::to_string(attempts)},
@@ -207,15 +295,10 @@ ProcessResult Processor::process(const std::string& spool_id) {
         // Still failing: this try stays counted.
       }
     }
-    return {"error", e.what()};
+    out = {"error", e.what()};
+    return false;
   }
-  spool_.remove(spool_id);
-  {
-    SQLite::Statement q(*db_, "DELETE FROM spool_attempts WHERE spool_id = ?");
-    q.bind(1, spool_id);
-    q.exec();
-  }
-  return r;
+  return true;
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "listd/config.hpp"
 #include "listd/spool.hpp"
@@ -29,6 +30,9 @@ struct ProcessResult {
   std::string detail;
 };
 
+// Fresh spool entries processed in one transaction (process_pending).
+constexpr std::size_t kBatchEntries = 32;
+
 class Processor {
  public:
   Processor(const Config& cfg, const Templates& templates);
@@ -41,6 +45,14 @@ class Processor {
   const Spool& spool() const { return spool_; }
 
  private:
+  // process_batch - the entries of `ids` from `from` on: a run of up to kBatchEntries fresh
+  // ones shares one transaction, one syncfs and one spool directory fsync; an entry tried
+  // before goes alone (process). Returns how many entries it took (at least 1).
+  std::size_t process_batch(const std::vector<std::string>& ids, std::size_t from, const std::atomic<bool>* stop);
+  // run_counted - route/rules/effects of an entry whose try is counted; true when its
+  // effects are in the (possibly enclosing) transaction and its spool file can go once that
+  // commits. In a batch, a resource fault is rethrown (the batch is abandoned).
+  bool run_counted(const std::string& spool_id, int attempts, bool in_batch, ProcessResult* result = nullptr);
   ProcessResult process_entry(const SpoolEntry& e);
   void mark_processed(const std::string& spool_id, const ProcessResult& r);
   // notify_set_aside - tell the owners of the entry's list (rate-limited); never throws.

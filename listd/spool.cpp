@@ -194,6 +194,15 @@ void Spool::remove(const std::string& id) const {
   unlink_durable(new_dir() / id);
 }
 
+void Spool::remove_deferred(const std::string& id) const {
+  if (!safe_id(id)) return;
+  if (::unlink((new_dir() / id).c_str()) != 0 && errno != ENOENT) throw_errno("unlink", new_dir() / id);
+}
+
+void Spool::sync_new_dir() const {
+  fsync_dir(new_dir());
+}
+
 void Spool::set_aside(const std::string& id, const std::string& reason) const {
   if (!safe_id(id)) return;
   auto bad = dir_ / "bad";

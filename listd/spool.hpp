@@ -59,6 +59,11 @@ class Spool {
   SpoolEntry read(const std::string& id) const;
   // remove - unlink new/ID and fsync new/.
   void remove(const std::string& id) const;
+  // remove_deferred - unlink new/ID only; sync_new_dir() later makes a group of removals
+  // durable with one fsync (a removal lost to a crash is harmless: the entry is in
+  // `processed` and a later pass just removes it again).
+  void remove_deferred(const std::string& id) const;
+  void sync_new_dir() const;
   // set_aside - move new/ID to bad/ID and write bad/ID.reason.
   void set_aside(const std::string& id, const std::string& reason) const;
 

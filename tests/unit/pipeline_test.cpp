@@ -109,6 +109,36 @@ TEST(Pipeline, DeliveredRowsPurgedAfterKeepDelivered) {
   EXPECT_TRUE(job_status(*env.db, false).empty());
 }
 
+// Fresh entries share one transaction; one that throws is rolled back alone (its savepoint)
+// and retried alone on the next pass with its try counted; the others commit and leave.
+TEST(Pipeline, BatchKeepsGoodEntriesWhenOneThrows) {
+  Env env;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    std::string m = kPost;
+    m.replace(m.find("<p1@"), 4, "<b" + std::to_string(i) + "@");
+    ids.push_back(env.spool(m));
+  }
+  // Every try of ids[2] throws (its queue file cannot replace a directory): the poison.
+  std::filesystem::create_directories(env.cfg.queue_dir() / (ids[2] + ".post.eml"));
+  Processor p(env.cfg, env.templates);
+  EXPECT_EQ(p.process_pending(), 5u);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM archive"), 4);
+  EXPECT_EQ(env.scalar("SELECT count(DISTINCT uid) FROM archive"), 4);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM processed"), 4);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM delivery_jobs"), 4);
+  ASSERT_EQ(p.spool().pending(), std::vector<std::string>{ids[2]});
+  EXPECT_EQ(env.scalar("SELECT attempts FROM spool_attempts"), 1);
+  EXPECT_EQ(p.process_pending(), 1u);  // alone now: tried before
+  EXPECT_EQ(env.scalar("SELECT attempts FROM spool_attempts"), 2);
+  std::filesystem::remove(env.cfg.queue_dir() / (ids[2] + ".post.eml"));
+  EXPECT_EQ(p.process_pending(), 1u);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM archive"), 5);
+  EXPECT_EQ(env.scalar("SELECT count(*) FROM spool_attempts"), 0);
+  EXPECT_TRUE(p.spool().pending().empty());
+  EXPECT_EQ(count_files(env.cfg.archive_dir() / "mi_lista@lists.mired.org" / "cur"), 5u);
+}
+
 TEST(Pipeline, ProcessingTwiceHasNoSecondEffect) {
   Env env;
   auto id = env.spool(kPost);

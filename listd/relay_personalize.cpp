@@ -258,7 +258,11 @@ std::string base64_lines(std::string_view bytes) {
   return out;
 }
 
-PersonalMessage::PersonalMessage(std::string_view message, PersonalContext ctx) : ctx_(std::move(ctx)) {
+PersonalMessage::PersonalMessage(std::string_view message, PersonalContext ctx)
+    : PersonalMessage(message, std::move(ctx), false) {}
+
+PersonalMessage::PersonalMessage(std::string_view message, PersonalContext ctx, bool utf8_member)
+    : ctx_(std::move(ctx)) {
   mime_init();
   std::string lf = to_lf(message);
   if (!lf.empty() && lf.back() != '\n') lf += '\n';
@@ -285,7 +289,13 @@ PersonalMessage::PersonalMessage(std::string_view message, PersonalContext ctx) 
     }
     footer_pieces_.push_back(std::move(cur));
   }
-  bool footer_ascii = std::all_of(footer_pieces_.begin(), footer_pieces_.end(), [](auto& p) { return is_ascii(p); });
+  // For the UTF-8 variant (utf8_member), the member's address in the footer is not ASCII (the
+  // unsubscribe URL is percent-encoded: always ASCII).
+  const bool template_ascii =
+      std::all_of(footer_pieces_.begin(), footer_pieces_.end(), [](auto& p) { return is_ascii(p); });
+  const bool shows_address = std::find(footer_vars_.begin(), footer_vars_.end(), 0) != footer_vars_.end();
+  bool footer_ascii = template_ascii && !(utf8_member && shows_address);
+  bool ascii_part = false;  // the footer went into a us-ascii or 7bit text part
 
   std::string src;                            // the text the shared pieces are cut from
   std::size_t footer_at = std::string::npos;  // insertion point of the footer in src
@@ -326,6 +336,8 @@ PersonalMessage::PersonalMessage(std::string_view message, PersonalContext ctx) 
         }
       }
       GMimeContentEncoding enc = g_mime_part_get_content_encoding(part);
+      ascii_part =
+          ascii_charset(charset) || enc == GMIME_CONTENT_ENCODING_DEFAULT || enc == GMIME_CONTENT_ENCODING_7BIT;
       if (usable && !footer_ascii && (enc == GMIME_CONTENT_ENCODING_DEFAULT || enc == GMIME_CONTENT_ENCODING_7BIT)) {
         // 7bit cannot carry the footer: the part becomes quoted-printable (RFC 2045 6.7).
         g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
@@ -446,6 +458,11 @@ PersonalMessage::PersonalMessage(std::string_view message, PersonalContext ctx) 
     lit_data_.push_back(std::move(wd));
     lit_bdat_.push_back(std::move(wb));
   }
+  // A us-ascii/7bit part cannot carry a UTF-8 (SMTPUTF8) member address as it is: members
+  // with such an address get their copy from a variant whose part is relabelled UTF-8 and
+  // quoted-printable; everyone else keeps the part as it came.
+  if (!utf8_member && shows_address && template_ascii && placement_ == "text-part" && ascii_part)
+    utf8_.reset(new PersonalMessage(message, ctx_, true));
 }
 
 std::string PersonalMessage::footer_text(std::string_view member) const {
@@ -499,6 +516,7 @@ std::string PersonalMessage::slot_text(const Slot& s, std::string_view member) c
 
 void PersonalMessage::render(std::string_view member, std::string& scratch, std::vector<std::string_view>& data,
                              std::vector<std::string_view>& bdat) const {
+  if (utf8_ && !is_ascii(member)) return utf8_->render(member, scratch, data, bdat);
   scratch.clear();
   std::vector<std::size_t> marks;  // per slot: data begin, bdat begin, end
   marks.reserve(slots_.size() * 3 + 1);
@@ -525,6 +543,7 @@ void PersonalMessage::render(std::string_view member, std::string& scratch, std:
 }
 
 std::string PersonalMessage::render_lf(std::string_view member) const {
+  if (utf8_ && !is_ascii(member)) return utf8_->render_lf(member);
   std::string out;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     out += lit_lf_[i];

@@ -13,6 +13,7 @@
 // cannot read gets the header substitutions only. See docs/relay.md (Personalization).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,7 @@ class PersonalMessage {
   const std::string& placement() const { return placement_; }
 
  private:
+  PersonalMessage(std::string_view message, PersonalContext ctx, bool utf8_member);
   enum class SlotKind { list_unsubscribe, to, footer };
   enum class Enc { raw, qp, base64 };
   struct Slot {
@@ -85,6 +87,8 @@ class PersonalMessage {
   bool crlf_ = false, flowed_ = false;
   std::vector<Slot> slots_;
   std::vector<std::string> lit_lf_, lit_data_, lit_bdat_;  // slots_.size() + 1 each
+  // For members whose address is not ASCII, when the footer shows it in a us-ascii/7bit part.
+  std::unique_ptr<PersonalMessage> utf8_;
 };
 
 }  // namespace listd

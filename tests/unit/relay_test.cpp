@@ -365,6 +365,29 @@ TEST(Personalize, SevenBitPartTurnsQuotedPrintableForANonAsciiFooter) {
   EXPECT_EQ(reader_text(out), "plain = text\nAdiós ana@mired.org\n\n<part end>\n");
 }
 
+// An ASCII footer template with the member's address: a UTF-8 address (SMTPUTF8) must not
+// land as raw 8-bit bytes in a 7bit us-ascii part: that member's copy has the part in UTF-8
+// quoted-printable; an ASCII address keeps the part as it came.
+TEST(Personalize, SevenBitPartCarriesANonAsciiMemberAddress) {
+  std::string in = "From: a@b.org\nSubject: s\n\nplain text = 1\n";
+  PersonalMessage pm(in, personal_ctx(Personalize::footer, "You are \x1flistd:member_address\x1f\n"));
+  for (std::string member : {"jos\xc3\xa9@ejemplo.org", "ana@mired.org"}) {
+    bool ascii = member[0] == 'a';
+    std::string out = pm.render_lf(member);
+    EXPECT_EQ(out.find("quoted-printable") != std::string::npos, !ascii) << out;
+    EXPECT_EQ(out.find("charset=utf-8") != std::string::npos, !ascii) << out;
+    std::string body = out.substr(out.find("\n\n") + 2);
+    EXPECT_TRUE(std::all_of(body.begin(), body.end(), [](char c) { return static_cast<unsigned char>(c) < 128; }))
+        << body;
+    EXPECT_EQ(reader_text(out), "plain text = 1\nYou are " + member + "\n\n<part end>\n");
+    std::string scratch;  // the relay's segments are the same copy
+    std::vector<std::string_view> data, bdat;
+    pm.render(member, scratch, data, bdat);
+    EXPECT_EQ(joined(data), smtp::render_data(out));
+    EXPECT_EQ(joined(bdat), smtp::render_bdat(out));
+  }
+}
+
 TEST(QuotedPrintable, Rules) {
   struct {
     const char* in;

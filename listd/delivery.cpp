@@ -431,6 +431,18 @@ void DeliveryRunner::commit_outcomes(const JobInfo& job, const std::vector<JobRe
 }
 
 void DeliveryRunner::finish_job(std::int64_t job_id) {
+  {
+    // Read first: a job this pass left as it was needs no write (a backlog of deferred jobs
+    // behind a smarthost that is down would otherwise cost one fsynced commit each per pass).
+    SQLite::Statement r(*db_,
+                        "SELECT delivered = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 AND state = "
+                        "'delivered') AND deferred = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 AND "
+                        "state = 'deferred') AND failed = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
+                        "AND state = 'failed') AND NOT (total = delivered + failed AND fill_cursor < 0) FROM "
+                        "delivery_jobs WHERE id = ?1");
+    r.bind(1, job_id);
+    if (!r.executeStep() || r.getColumn(0).getInt() != 0) return;
+  }
   WriteTx tx(*db_);
   SQLite::Statement q(
       *db_,

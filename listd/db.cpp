@@ -301,6 +301,10 @@ CREATE INDEX memberships_digest ON memberships(list_id) WHERE role = 'member' AN
 -- Owners and moderators of a list (notices, moderation) without reading its members
 -- (store.cpp role_filter).
 CREATE INDEX memberships_staff ON memberships(list_id, role) WHERE role != 'member';
+-- The maintenance pass (startup, every tick): the relay's new failures for the bounce
+-- scoring, and the bounce warnings due (each read every delivered row / every membership).
+CREATE INDEX delivery_recipients_failed ON delivery_recipients(id) WHERE state = 'failed';
+CREATE INDEX bounce_scores_due ON bounce_scores(next_warning) WHERE next_warning > 0;
 )SQL",
 };
 

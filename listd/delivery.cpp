@@ -62,7 +62,6 @@ std::vector<RecipientOutcome> MaildirTransport::deliver(const JobInfo& job, cons
     };
     put(head);
     put(personal ? personal_->render_lf(r.address) : message);
-    if (ok && ::fsync(fd) != 0) ok = false;
     if (fd >= 0 && ::close(fd) != 0) ok = false;
     if (!ok) {
       int e = errno;
@@ -71,6 +70,22 @@ std::vector<RecipientOutcome> MaildirTransport::deliver(const JobInfo& job, cons
       continue;
     }
     renames.emplace_back(tmp, dir_ / "new" / name);
+  }
+  // One syncfs for the whole batch instead of an fsync per copy, then the renames and one
+  // directory fsync (Maildir: a file is in new/ only once its bytes are on disk).
+  if (!renames.empty()) {
+    try {
+      SyncBatch files;
+      files.note(dir_ / "tmp");
+      files.sync();
+    } catch (const std::exception& e) {
+      for (std::size_t i = 0, j = 0; i < batch.size(); ++i) {
+        if (out[i].result == RecipientResult::deferred) continue;
+        ::unlink(renames[j++].first.c_str());
+        out[i] = {RecipientResult::deferred, std::string("451 4.3.0 outbox sync failed: ") + e.what()};
+      }
+      return out;
+    }
   }
   std::size_t k = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {

@@ -23,6 +23,8 @@ BIN = os.environ.get("LISTD_BIN", os.path.join(os.path.dirname(__file__), "..", 
 # slower); the tests' own timeouts are unchanged.
 WRAPPER = shlex.split(os.environ.get("LISTD_WRAPPER", ""))
 WRAPPED_TIMEOUT = 300
+# LISTD_CLI_WRAPPER: the same for the CLIs run through Listd.run (listctl, newlist); opt-in.
+CLI_WRAPPER = shlex.split(os.environ.get("LISTD_CLI_WRAPPER", ""))
 
 
 def read(path):
@@ -102,8 +104,8 @@ class Listd:
         e["LISTD_CONFIG"] = self.config
         if env:
             e.update(env)
-        p = subprocess.run([os.path.join(BIN, prog)] + list(args), input=stdin, capture_output=True, env=e,
-                           timeout=timeout)
+        p = subprocess.run(CLI_WRAPPER + [os.path.join(BIN, prog)] + list(args), input=stdin, capture_output=True,
+                           env=e, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("%s %s -> %d\n%s" % (prog, args, p.returncode, p.stderr.decode(errors="replace")))
         return p

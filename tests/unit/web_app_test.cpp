@@ -291,6 +291,61 @@ TEST_F(Fixture, PageCacheServesAnonymousPagesUntilTheDatabaseChanges) {
   EXPECT_NE(again->body.find(">1</span><span>members"), std::string::npos);
 }
 
+// Under mail traffic the database changes all the time (deliveries, other lists, other
+// months): an archive page is kept as long as what it shows is the same, and dropped as soon as
+// a post lands on it or the list's settings change.
+TEST_F(Fixture, PageCacheKeepsArchivePagesThatUnrelatedCommitsLeaveAlone) {
+  const std::string base = "/lists/mi_lista@lists.mired.org/archive";
+  const std::string month = base + "/2026-12", msg = base + "/msg/1";
+  archive_row(*db, list, 1, 1796119200, "December post");
+  auto cur = cfg.archive_dir() / list.address() / "cur";
+  std::filesystem::create_directories(cur);
+  write_durable(cur, cur, "y", {"From: ana@mired.org\nSubject: December post\n\nHola.\n"});
+  for (const auto& t : {month, msg, base}) ASSERT_EQ(call("GET", t).status, 200) << t;
+  auto all_cached = [&](std::initializer_list<std::string> targets) {
+    for (const auto& t : targets)
+      if (!app->cached(get_request(t))) return false;
+    return true;
+  };
+  ASSERT_TRUE(all_cached({month, msg, base}));
+  // A post to another list, a commit to another table: all three stay.
+  archive_row(*db, other, 1, 1796119200, "Another list");
+  SQLite::Statement(*db, "UPDATE people SET display_name = 'x' WHERE email = 'carol@mired.org'").exec();
+  EXPECT_TRUE(all_cached({month, msg, base}));
+  // A post to another month of this list: the month page and the message stay; the index
+  // (counts per month) is dropped.
+  archive_row(*db, list, 2, 1793527200, "November post");
+  EXPECT_TRUE(all_cached({month, msg}));
+  EXPECT_FALSE(app->cached(get_request(base)));
+  // A post to this month: dropped, and the next render shows it.
+  archive_row(*db, list, 3, 1796119300, "Second December post");
+  EXPECT_FALSE(app->cached(get_request(month)));
+  EXPECT_TRUE(all_cached({msg}));
+  auto r = call("GET", month);
+  EXPECT_NE(r.body.find("Second December post"), std::string::npos);
+  EXPECT_NE(app->cached(get_request(month))->text().find("Second December post"), std::string::npos);
+  // The same, answered by a worker (handle) rather than the event loop.
+  archive_row(*db, other, 2, 1796119200, "Another list again");
+  auto hits = app->page_cache_stats().hits;
+  EXPECT_EQ(call("GET", month).text(), r.body);
+  EXPECT_EQ(app->page_cache_stats().hits, hits + 1);
+  // A settings change of the list drops its pages (here: one that shows nothing on them).
+  list.settings.max_message_size = 77;
+  Store(*db).save_settings(list);
+  EXPECT_FALSE(app->cached(get_request(month)));
+  EXPECT_FALSE(app->cached(get_request(msg)));
+  // A list deleted and made again under the same name: nothing of the old one is served.
+  ASSERT_EQ(call("GET", month).status, 200);
+  ASSERT_TRUE(app->cached(get_request(month)));
+  Store(*db).delete_list(list);
+  EXPECT_FALSE(app->cached(get_request(month)));
+  list = Store(*db).create_list("mi_lista", "lists.mired.org", "ana@mired.org");
+  EXPECT_FALSE(app->cached(get_request(month)));
+  r = call("GET", month);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.find("December post"), std::string::npos);
+}
+
 TEST_F(Fixture, PageCacheNeverServesLoggedInOrPrivatePages) {
   const std::string month = "/lists/mi_lista@lists.mired.org/archive/2026-12";
   archive_row(*db, list, 1, 1796119200, "Members only post");

@@ -17,6 +17,9 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "listd/db.hpp"
 #include "listd/delivery.hpp"
@@ -1185,49 +1188,86 @@ struct App::Impl {
       t.parent = q.getColumn(6).getString();
       items.push_back(std::move(t));
     }
-    std::vector<const ThreadItem*> order;
-    std::map<const ThreadItem*, int> depth;
+    // Order and depth: by date, or threads (a message whose In-Reply-To is in this month hangs
+    // under it, depth-first, children by date). Walked with a stack: a reply chain as long as
+    // the month cannot overflow the thread's stack; messages in a reply loop (no root) are
+    // walked from their first member, so none is left out.
+    std::vector<std::size_t> order;
+    std::vector<int> depth(items.size(), 0);
+    order.reserve(items.size());
     if (by_date) {
-      for (auto& t : items) order.push_back(&t);
+      for (std::size_t i = 0; i < items.size(); ++i) order.push_back(i);
     } else {
-      // Threads: a message whose In-Reply-To is in this month hangs under it; others are roots.
-      std::map<std::string, const ThreadItem*> by_id;
-      for (auto& t : items)
-        if (!t.msgid.empty()) by_id.emplace(t.msgid, &t);
-      std::map<const ThreadItem*, std::vector<const ThreadItem*>> kids;
-      std::vector<const ThreadItem*> roots;
-      for (auto& t : items) {
-        auto it = t.parent.empty() ? by_id.end() : by_id.find(t.parent);
-        if (it != by_id.end() && it->second != &t)
-          kids[it->second].push_back(&t);
+      std::unordered_map<std::string_view, std::size_t> by_id;
+      by_id.reserve(items.size());
+      for (std::size_t i = 0; i < items.size(); ++i)
+        if (!items[i].msgid.empty()) by_id.emplace(items[i].msgid, i);
+      std::vector<std::vector<std::size_t>> kids(items.size());
+      std::vector<std::size_t> starts;
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        auto it = items[i].parent.empty() ? by_id.end() : by_id.find(items[i].parent);
+        if (it != by_id.end() && it->second != i)
+          kids[it->second].push_back(i);
         else
-          roots.push_back(&t);
+          starts.push_back(i);
       }
-      std::set<const ThreadItem*> seen;
-      std::function<void(const ThreadItem*, int)> walk = [&](const ThreadItem* t, int dpt) {
-        if (!seen.insert(t).second) return;
-        order.push_back(t);
-        depth[t] = std::min(dpt, 8);
-        for (auto* k : kids[t]) walk(k, dpt + 1);
-      };
-      for (auto* r : roots) walk(r, 0);
-    }
-    mu::list rows;
-    std::string enc = percent_encode(c.list->address());
-    for (auto* t : order) {
-      mu::object o{{"uid", std::to_string(t->uid)},
-                   {"subject", t->subject.empty() ? "(no subject)" : t->subject},
-                   {"from", t->from},
-                   {"date", format_date(t->date)},
-                   {"depth", std::to_string(depth[t])}};
-      rows.push_back(o);
+      for (std::size_t i = 0; i < items.size(); ++i) starts.push_back(i);  // loops, after the roots
+      std::vector<char> seen(items.size(), 0);
+      std::vector<std::pair<std::size_t, int>> stack;
+      for (auto root : starts) {
+        stack.emplace_back(root, 0);
+        while (!stack.empty()) {
+          auto [i, dpt] = stack.back();
+          stack.pop_back();
+          if (seen[i]) continue;
+          seen[i] = 1;
+          order.push_back(i);
+          depth[i] = std::min(dpt, 8);
+          for (auto k = kids[i].rbegin(); k != kids[i].rend(); ++k) stack.emplace_back(*k, dpt + 1);
+        }
+      }
     }
     mu::data d;
+    std::string enc = mu::html_escape<std::string>(percent_encode(c.list->address()));
+    if (templates.source("web/archive_month.html").find("rows_html") != std::string::npos) {
+      // The rows are written here rather than through a template list: the template engine's
+      // data (a hash map and five strings per row) cost nine tenths of a 20,000-row render.
+      std::string html;
+      html.reserve(order.size() * 200);
+      for (auto i : order) {
+        const ThreadItem& t = items[i];
+        html.append("<li class=\"d")
+            .append(std::to_string(depth[i]))
+            .append("\"><a href=\"/lists/")
+            .append(enc)
+            .append("/archive/msg/")
+            .append(std::to_string(t.uid))
+            .append("\">")
+            .append(mu::html_escape<std::string>(t.subject.empty() ? "(no subject)" : t.subject))
+            .append("</a> <span class=\"meta\">")
+            .append(mu::html_escape<std::string>(t.from))
+            .append(" \xC2\xB7 ")
+            .append(format_date(t.date))
+            .append("</span></li>\n");
+      }
+      d.set("rows_html", html);
+    } else {
+      // A site template of its own (templates_dir) iterates `rows`.
+      mu::list rows;
+      for (auto i : order) {
+        const ThreadItem& t = items[i];
+        rows.push_back(mu::object{{"uid", std::to_string(t.uid)},
+                                  {"subject", t.subject.empty() ? "(no subject)" : t.subject},
+                                  {"from", t.from},
+                                  {"date", format_date(t.date)},
+                                  {"depth", std::to_string(depth[i])}});
+      }
+      d.set("rows", rows);
+    }
     d.set("month", month);
-    d.set("rows", rows);
     d.set("count", std::to_string(items.size()));
     d.set("by_date", by_date);
-    d.set("none", rows.empty());
+    d.set("none", items.empty());
     page_data(c, d);
     std::string content = render_raw("archive_month.html", d);
     auto kept = CachedPage::cut(content, {});

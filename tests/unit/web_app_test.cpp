@@ -346,6 +346,57 @@ TEST_F(Fixture, PageCacheKeepsArchivePagesThatUnrelatedCommitsLeaveAlone) {
   EXPECT_EQ(r.body.find("December post"), std::string::npos);
 }
 
+// The month page's rows (written by app.cpp, not the template engine): threads depth-first
+// with children by date, replies whose parent is in a loop still listed, everything escaped.
+TEST_F(Fixture, MonthPageThreadsEscapesAndKeepsReplyLoops) {
+  struct Row {
+    int uid;
+    const char* parent;
+    const char* subject;
+  };
+  const Row rows[] = {{1, "", "<script>root</script>"}, {2, "m1", "re 1"},   {3, "m2", "re 2"},  {4, "", "other"},
+                      {5, "m1", "re 1 again"},          {6, "m7", "loop a"}, {7, "m6", "loop b"}};
+  for (const auto& r : rows) {
+    SQLite::Statement q(*db,
+                        "INSERT INTO archive(list_id, uid, spool_id, message_id, date, received, from_name, from_addr, "
+                        "subject, in_reply_to, size, path) VALUES (?, ?, ?, ?, ?, ?, 'Ana <&>', 'ana@mired.org', ?, ?, "
+                        "100, 'x/cur/y')");
+    q.bind(1, list.id);
+    q.bind(2, r.uid);
+    q.bind(3, "s" + std::to_string(r.uid));
+    q.bind(4, "m" + std::to_string(r.uid));
+    q.bind(5, 1796119200 + r.uid * 60);
+    q.bind(6, 1796119200 + r.uid * 60);
+    q.bind(7, r.subject);
+    q.bind(8, r.parent);
+    q.exec();
+  }
+  auto listed = [&](const std::string& target) {
+    auto r = call("GET", target);
+    EXPECT_EQ(r.status, 200);
+    std::string out;
+    std::regex li("<li class=\"d(\\d)\"><a href=\"/lists/mi_lista@lists.mired.org/archive/msg/(\\d+)\">");
+    for (std::sregex_iterator it(r.body.begin(), r.body.end(), li), end; it != end; ++it)
+      out += (*it)[2].str() + ":" + (*it)[1].str() + " ";
+    EXPECT_EQ(r.body.find("<script>root"), std::string::npos);
+    EXPECT_NE(r.body.find("&lt;script&gt;root&lt;/script&gt;</a> <span class=\"meta\">Ana &lt;&amp;&gt; \xC2\xB7 "),
+              std::string::npos);
+    EXPECT_NE(r.body.find("(7 messages)"), std::string::npos);
+    return out;
+  };
+  EXPECT_EQ(listed("/lists/mi_lista@lists.mired.org/archive/2026-12"), "1:0 2:1 3:2 5:1 4:0 6:0 7:1 ");
+  EXPECT_EQ(listed("/lists/mi_lista@lists.mired.org/archive/2026-12?sort=date"), "1:0 2:0 3:0 4:0 5:0 6:0 7:0 ");
+  // A site's own template that iterates `rows` (as before rows_html) gets the same rows.
+  auto tpl = dir.path() / "tpl" / "web";
+  std::filesystem::create_directories(tpl);
+  write_durable(tpl, tpl, "archive_month.html.mustache",
+                {"({{count}} messages)\n{{#rows}}<li class=\"d{{depth}}\"><a href=\"/lists/{{list_enc}}/archive/msg/"
+                 "{{uid}}\">{{subject}}</a> <span class=\"meta\">{{from}} \xC2\xB7 {{date}}</span></li>\n{{/rows}}"});
+  Templates own(dir.path() / "tpl");
+  app = std::make_unique<App>(cfg, own);
+  EXPECT_EQ(listed("/lists/mi_lista@lists.mired.org/archive/2026-12"), "1:0 2:1 3:2 5:1 4:0 6:0 7:1 ");
+}
+
 TEST_F(Fixture, PageCacheNeverServesLoggedInOrPrivatePages) {
   const std::string month = "/lists/mi_lista@lists.mired.org/archive/2026-12";
   archive_row(*db, list, 1, 1796119200, "Members only post");

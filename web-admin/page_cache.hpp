@@ -1,6 +1,7 @@
 // page_cache.hpp - rendered pages kept for anonymous GETs of the public pages (list page,
 // archive index, month and message pages), so a busy archive is served without SQLite queries
-// or template work. Filled and read by web-admin/app.cpp only.
+// or template work, and SingleFlight (one render of a page at a time). Filled and read by
+// web-admin/app.cpp only.
 //
 // An entry is the page as rendered for an anonymous visitor, with every occurrence of the
 // anonymous CSRF token cut out (`holes`): each visitor gets their own token put back in

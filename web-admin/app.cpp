@@ -198,6 +198,9 @@ struct Ctx {
   std::string validator{};  // what this anonymous page is rendered from (App::Impl::validator_for)
   bool from_cache = false;  // the answer is a page cache entry (served as is)
   std::unique_ptr<SingleFlight::Ticket> flight{};  // this request renders its target alone
+  // When the request came (read by the server, else when handling began).
+  std::chrono::steady_clock::time_point started =
+      req.received != std::chrono::steady_clock::time_point{} ? req.received : std::chrono::steady_clock::now();
 };
 
 struct App::Impl {
@@ -402,8 +405,9 @@ struct App::Impl {
   std::optional<Response> cached(const Request& req) {
     if (!anonymous_get(req)) return std::nullopt;
     std::uint64_t gen = current_generation();
-    auto page = page_cache.get(req.target, gen,
-                               [&](const CachedPage& p) { return current_validator(req, gen) == p.validator; });
+    auto page = page_cache.get(req.target, gen, [&](const CachedPage& p) {
+      return current_validator(req, gen) == p.validator ? PageCache::Validity::good : PageCache::Validity::no;
+    });
     if (!page) return std::nullopt;
     return serve_page(req, page, true);
   }
@@ -722,6 +726,7 @@ struct App::Impl {
     page->needs_token = c.csrf_used;
     page->expires = expiry(c);
     page->validator = c.validator;
+    page->stored = std::chrono::steady_clock::now();
     if (cacheable && plain_query(c.req) && res.status == 200 && res.headers.empty()) {
       page_cache.put(c.req.target, page);
       return serve_page(c.req, page, false);
@@ -735,6 +740,13 @@ struct App::Impl {
     return res;
   }
 
+  // same_list - do validators A and B name the same list as stored (they differ at most in the
+  // route's part, after the last separator)?
+  static bool same_list(const std::string& a, const std::string& b) {
+    auto i = a.rfind('\x1f'), j = b.rfind('\x1f');
+    return i != std::string::npos && i == j && a.compare(0, i, b, 0, j) == 0;
+  }
+
   // plain_query - only the query strings the pages read are cached (so random ones cannot push
   // real pages out).
   static bool plain_query(const Request& req) { return req.query.empty() || req.query == "sort=date"; }
@@ -745,13 +757,22 @@ struct App::Impl {
 
   // from_cache_or_render - before a cacheable anonymous page is rendered: wait for a render of
   // the same target already running, then take the page from the cache if it is still good (by
-  // generation, or its validator equal to the one this request computes); else this request
-  // renders (holding the target's ticket until finish_anonymous has stored the page).
+  // generation, or its validator equal to the one this request computes), or if a render of it
+  // ended after this request came (a render it waited for, on the flight or in the worker
+  // queue) and differs only in its rows (the
+  // same list and settings: never across a change of privacy) - a page that changes all the time
+  // is then rendered once for all the requests that waited for it rather than once each, and is
+  // at most one render older than the request; else this request renders (holding the target's
+  // ticket until finish_anonymous has stored the page).
   std::optional<Response> from_cache_or_render(Ctx& c, const RouteDef& route) {
     c.flight = renders.enter(c.req.target, kRenderWait);
     c.validator = validator_for(c, route);
-    auto page = page_cache.get(c.req.target, c.generation,
-                               [&](const CachedPage& p) { return !c.validator.empty() && p.validator == c.validator; });
+    auto page = page_cache.get(c.req.target, c.generation, [&](const CachedPage& p) {
+      if (c.validator.empty()) return PageCache::Validity::no;
+      if (p.validator == c.validator) return PageCache::Validity::good;
+      if (p.stored >= c.started && same_list(p.validator, c.validator)) return PageCache::Validity::serve_once;
+      return PageCache::Validity::no;
+    });
     if (!page) return std::nullopt;
     c.from_cache = true;
     return serve_page(c.req, page, true);

@@ -83,19 +83,17 @@ std::shared_ptr<const CachedPage> PageCache::get(const std::string& key, std::ui
     page = it->second.page;
   }
   // Revalidation runs queries: other threads keep using the cache meanwhile.
-  bool good = still_valid(*page);
+  Validity v = still_valid(*page);
   std::lock_guard lock(mu_);
   auto it = map_.find(key);
-  bool present = it != map_.end() && it->second.page == page;
-  if (good) {
-    page->confirm(generation);
-    if (present) lru_.splice(lru_.begin(), lru_, it->second.lru);
-    ++stats_.hits;
-    return page;
+  if (v == Validity::no) {
+    ++stats_.misses;
+    return nullptr;
   }
-  if (present) erase_locked(it);
-  ++stats_.misses;
-  return nullptr;
+  if (v == Validity::good) page->confirm(generation);
+  if (it != map_.end() && it->second.page == page) lru_.splice(lru_.begin(), lru_, it->second.lru);
+  ++stats_.hits;
+  return page;
 }
 
 void PageCache::put(const std::string& key, std::shared_ptr<const CachedPage> page) {

@@ -8,10 +8,10 @@
 // (materialize). Entries carry the database generation they were last known good at, an
 // expiry and optionally a validator (what the page was rendered from, e.g. the list's settings
 // and the month's newest archive row): get() with another generation asks the caller whether
-// the page still holds (the caller compares validators) and keeps it if so, else drops it; an
-// entry without a validator is dropped at once (the caller bumps the generation whenever the
-// database changes). Bounded by max_bytes of bodies, least recently used first out.
-// Thread-safe (one mutex, not held while the caller revalidates); no errors: a miss is nullptr.
+// the page still holds (the caller compares validators), and a page that does not is a miss
+// but stays until a new render replaces it; an entry without a validator is dropped at once
+// (the caller bumps the generation whenever the database changes). Bounded by max_bytes of bodies, least recently used
+// first out. Thread-safe (one mutex, not held while the caller revalidates); no errors: a miss is nullptr.
 #pragma once
 
 #include <atomic>
@@ -34,9 +34,10 @@ struct CachedPage {
   std::string body;                // the page with the token cut out
   std::vector<std::size_t> holes;  // offsets in `body` where the visitor's token goes, ascending
   std::string content_type;
-  std::string etag_base;     // a hash of `body`: equal pages, equal tags
-  bool needs_token = false;  // the page asked for a token (the visitor gets a cookie)
-  std::string validator;     // what the page was rendered from; empty: good at `generation` only
+  std::string etag_base;                           // a hash of `body`: equal pages, equal tags
+  bool needs_token = false;                        // the page asked for a token (the visitor gets a cookie)
+  std::string validator;                           // what the page was rendered from; empty: good at `generation` only
+  std::chrono::steady_clock::time_point stored{};  // when its render ended (set by the caller)
   // The newest database generation the page is known good at (rendered or revalidated at).
   mutable std::atomic<std::uint64_t> generation{0};
   std::chrono::steady_clock::time_point expires = std::chrono::steady_clock::time_point::max();
@@ -58,11 +59,15 @@ class PageCache {
   PageCache(const PageCache&) = delete;
   PageCache& operator=(const PageCache&) = delete;
 
-  using StillValid = std::function<bool(const CachedPage&)>;
+  // What STILL_VALID says of a page known good at another generation: it still holds (good:
+  // confirmed at the new generation), it may answer this one request only (serve_once: the
+  // caller accepts it, others still check), or not (no: a miss; the page stays, as the copy a
+  // later caller may accept or a render replaces).
+  enum class Validity { good, serve_once, no };
+  using StillValid = std::function<Validity(const CachedPage&)>;
   // get - the entry for KEY if it has not expired and is known good at GENERATION; or, known
   // good at another generation only, if it has a validator and STILL_VALID (called without the
-  // lock) says it still holds: then it is confirmed at GENERATION. Else nullptr (dropping the
-  // stale entry).
+  // lock) accepts it. Else nullptr (an expired page, or one without a validator, is dropped).
   std::shared_ptr<const CachedPage> get(const std::string& key, std::uint64_t generation,
                                         const StillValid& still_valid = {});
   // put - store PAGE under KEY (replacing), then evict least recently used entries down to

@@ -346,6 +346,38 @@ TEST_F(Fixture, PageCacheKeepsArchivePagesThatUnrelatedCommitsLeaveAlone) {
   EXPECT_EQ(r.body.find("December post"), std::string::npos);
 }
 
+// A request that was waiting (for a worker, or for another worker's render of the same page)
+// when a render of its page ended takes that render, even if a post has landed since: the page
+// is then at most one render older than the request. Never across a change of the list's
+// settings (privacy), and never for a request that came after the render.
+TEST_F(Fixture, WaitingRequestsTakeTheRenderThatEndedWhileTheyWaited) {
+  const std::string month = "/lists/mi_lista@lists.mired.org/archive/2026-12";
+  archive_row(*db, list, 1, 1796119200, "First post");
+  auto waiting = get_request(month);
+  waiting.received = std::chrono::steady_clock::now();
+  ASSERT_EQ(call("GET", month).status, 200);  // the render that ends while `waiting` waits
+  archive_row(*db, list, 2, 1796119300, "Later post");
+  auto r = app->handle(waiting);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.text().find("First post"), std::string::npos);
+  EXPECT_EQ(r.text().find("Later post"), std::string::npos);
+  // Taken once: the copy is not confirmed for the new database state.
+  EXPECT_FALSE(app->cached(get_request(month)));
+  // A request that came after that render gets a new one.
+  auto late = get_request(month);
+  late.received = std::chrono::steady_clock::now();
+  r = app->handle(late);
+  EXPECT_NE(r.text().find("Later post"), std::string::npos);
+  // Settings changed (the archive made private) while a request waited: no old copy for it.
+  auto waiting2 = get_request(month);
+  waiting2.received = std::chrono::steady_clock::now() - std::chrono::seconds(5);
+  list.settings.archive_public = false;
+  Store(*db).save_settings(list);
+  r = app->handle(waiting2);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.text().find("Later post"), std::string::npos);
+}
+
 // The month page's rows (written by app.cpp, not the template engine): threads depth-first
 // with children by date, replies whose parent is in a loop still listed, everything escaped.
 TEST_F(Fixture, MonthPageThreadsEscapesAndKeepsReplyLoops) {

@@ -94,31 +94,37 @@ TEST(PageCache, BoundedInBytesLeastRecentlyUsedFirstOut) {
 }
 
 TEST(PageCache, AnotherGenerationKeepsAPageWhoseValidatorStillHolds) {
+  using V = PageCache::Validity;
   PageCache cache(1 << 20);
   auto p = page("A", 3);
   p->validator = "list|m10/99";
   cache.put("/a", p);
   int asked = 0;
-  auto same = [&](const CachedPage& c) { return ++asked, c.validator == "list|m10/99"; };
-  auto other = [&](const CachedPage& c) { return ++asked, c.validator == "list|m11/100"; };
+  auto check = [&](const std::string& now, V otherwise = V::no) {
+    return [&asked, now, otherwise](const CachedPage& c) { return ++asked, c.validator == now ? V::good : otherwise; };
+  };
   // The database moved on (generation 4) but not what the page shows: kept, now good at 4.
-  auto hit = cache.get("/a", 4, same);
+  auto hit = cache.get("/a", 4, check("list|m10/99"));
   ASSERT_NE(hit, nullptr);
   EXPECT_EQ(hit->body, "A");
   EXPECT_EQ(asked, 1);
   EXPECT_EQ(hit->generation.load(), 4u);
-  EXPECT_NE(cache.get("/a", 4, other), nullptr);  // good at 4 already: not asked again
+  EXPECT_NE(cache.get("/a", 4, check("list|m11/100")), nullptr);  // good at 4 already: not asked again
   EXPECT_EQ(asked, 1);
   // An older generation asking does not move it back.
-  EXPECT_NE(cache.get("/a", 2, same), nullptr);
+  EXPECT_NE(cache.get("/a", 2, check("list|m10/99")), nullptr);
   EXPECT_EQ(hit->generation.load(), 4u);
-  // What it shows changed: dropped.
-  EXPECT_EQ(cache.get("/a", 5, other), nullptr);
+  // What it shows changed: a miss, but the copy stays (a caller may still take it once, as the
+  // render it waited for; a new render replaces it).
+  EXPECT_EQ(cache.get("/a", 5, check("list|m11/100")), nullptr);
   EXPECT_EQ(asked, 3);
-  EXPECT_EQ(cache.get("/a", 4, same), nullptr);
+  EXPECT_EQ(cache.stats().entries, 1u);
+  EXPECT_NE(cache.get("/a", 5, check("list|m11/100", V::serve_once)), nullptr);
+  EXPECT_EQ(hit->generation.load(), 4u);  // served once, not confirmed
+  EXPECT_EQ(cache.get("/a", 5, check("list|m11/100")), nullptr);
   // Without a validator (or without a check), another generation drops the page as before.
   cache.put("/b", page("B", 3));
-  EXPECT_EQ(cache.get("/b", 4, same), nullptr);
+  EXPECT_EQ(cache.get("/b", 4, check("")), nullptr);
   auto v = page("C", 3);
   v->validator = "x";
   cache.put("/c", v);
@@ -128,10 +134,10 @@ TEST(PageCache, AnotherGenerationKeepsAPageWhoseValidatorStillHolds) {
   e->validator = "list|m10/99";
   e->expires = std::chrono::steady_clock::now() - std::chrono::seconds(1);
   cache.put("/d", e);
-  EXPECT_EQ(cache.get("/d", 4, same), nullptr);
+  EXPECT_EQ(cache.get("/d", 4, check("list|m10/99")), nullptr);
   auto s = cache.stats();
-  EXPECT_EQ(s.entries, 0u);
-  EXPECT_EQ(s.hits, 3u);
+  EXPECT_EQ(s.entries, 1u);  // "/a"
+  EXPECT_EQ(s.hits, 4u);
 }
 
 TEST(SingleFlight, OneRenderPerKeyTheOthersWait) {

@@ -11,7 +11,9 @@
 // Pages are kainjow mustache templates (templates/web/*.html) with HTML escaping on.
 // Anonymous GETs of the public pages (list, archive index, month, message) are kept whole in a
 // page cache (page_cache.hpp) keyed by request target, valid until the database changes
-// (PRAGMA data_version), with an ETag (If-None-Match -> 304); each visitor's anonymous CSRF
+// (PRAGMA data_version) - or, for archive pages, until what they show changes (a validator:
+// the list's row and settings and the archive rows on the page) - with an ETag
+// (If-None-Match -> 304); each visitor's anonymous CSRF
 // token is put back into the cached copy, and only anonymous 200 answers are kept, so a
 // private archive (401 for anonymous visitors) is never in it.
 // Thread-safe: each calling thread gets its own SQLite connection. Errors become status
@@ -44,9 +46,9 @@ class App {
   ~App();
   Response handle(const Request& req);
   // cached - the answer from the page cache when REQ is an anonymous GET/HEAD of a page
-  // rendered before at the current database generation (cheap: one PRAGMA and a copy; the
-  // server calls it on its event loop and hands misses to handle() on the workers), else
-  // nullopt. Never throws.
+  // rendered before at the current database generation (cheap: one PRAGMA and a copy), or at an
+  // older one with a validator that still holds (one to three indexed queries); the server calls
+  // it on its event loop and hands misses to handle() on the workers; else nullopt. Never throws.
   std::optional<Response> cached(const Request& req);
   struct PageCacheStats {
     std::uint64_t hits = 0, misses = 0;

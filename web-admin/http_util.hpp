@@ -6,6 +6,7 @@
 // (std::nullopt) and the caller answers 400. RFC 3986 §2.1, RFC 6265 §4.2, HTML 5 §13.1.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,8 @@ struct Request {
   std::string peer;  // remote IP address as text
   bool loopback = false;
   bool tls = false;
+  // When the server had read it (before it waited for a worker); unset (epoch) from tests.
+  std::chrono::steady_clock::time_point received{};
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? std::string() : it->second;

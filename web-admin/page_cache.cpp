@@ -52,21 +52,48 @@ std::string CachedPage::etag(std::string_view token) const {
   return "\"" + etag_base + "-" + hex64(std::hash<std::string_view>{}(token)) + "\"";
 }
 
-std::shared_ptr<const CachedPage> PageCache::get(const std::string& key, std::uint64_t generation) {
+void CachedPage::confirm(std::uint64_t gen) const {
+  auto seen = generation.load();
+  while (seen < gen && !generation.compare_exchange_weak(seen, gen)) {
+  }
+}
+
+std::shared_ptr<const CachedPage> PageCache::get(const std::string& key, std::uint64_t generation,
+                                                 const StillValid& still_valid) {
+  std::shared_ptr<const CachedPage> page;
+  {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) {
+      ++stats_.misses;
+      return nullptr;
+    }
+    const CachedPage& p = *it->second.page;
+    bool expired = std::chrono::steady_clock::now() >= p.expires;
+    if (!expired && p.generation.load() == generation) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      ++stats_.hits;
+      return it->second.page;
+    }
+    if (expired || p.validator.empty() || !still_valid) {
+      erase_locked(it);
+      ++stats_.misses;
+      return nullptr;
+    }
+    page = it->second.page;
+  }
+  // Revalidation runs queries: other threads keep using the cache meanwhile.
+  Validity v = still_valid(*page);
   std::lock_guard lock(mu_);
   auto it = map_.find(key);
-  if (it == map_.end()) {
+  if (v == Validity::no) {
     ++stats_.misses;
     return nullptr;
   }
-  if (it->second.page->generation != generation || std::chrono::steady_clock::now() >= it->second.page->expires) {
-    erase_locked(it);
-    ++stats_.misses;
-    return nullptr;
-  }
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  if (v == Validity::good) page->confirm(generation);
+  if (it != map_.end() && it->second.page == page) lru_.splice(lru_.begin(), lru_, it->second.lru);
   ++stats_.hits;
-  return it->second.page;
+  return page;
 }
 
 void PageCache::put(const std::string& key, std::shared_ptr<const CachedPage> page) {
@@ -103,6 +130,26 @@ void PageCache::erase_locked(std::unordered_map<std::string, Slot>::iterator it)
   bytes_ -= cost(it->first, *it->second.page);
   lru_.erase(it->second.lru);
   map_.erase(it);
+}
+
+SingleFlight::Ticket::~Ticket() {
+  {
+    std::lock_guard lock(owner_.mu_);
+    owner_.busy_.erase(key_);
+  }
+  owner_.cv_.notify_all();
+}
+
+std::unique_ptr<SingleFlight::Ticket> SingleFlight::enter(const std::string& key, std::chrono::milliseconds max_wait) {
+  std::unique_lock lock(mu_);
+  if (!cv_.wait_for(lock, max_wait, [&] { return busy_.count(key) == 0; })) return nullptr;
+  busy_.insert(key);
+  return std::make_unique<Ticket>(*this, key);
+}
+
+std::size_t SingleFlight::busy() const {
+  std::lock_guard lock(mu_);
+  return busy_.size();
 }
 
 }  // namespace listd::web

@@ -347,6 +347,7 @@ class HttpService : public Service {
         req.peer = peer;
         req.loopback = web::is_loopback_address(peer);
         req.tls = tls;
+        req.received = std::chrono::steady_clock::now();
         bool keep = msg.keep_alive() && !stopping_ && n + 1 < web::kMaxRequestsPerConnection;
         bool head = msg.method() == http::verb::head;
         // A page the cache holds is answered here on the event loop (no hop to a worker and

@@ -291,6 +291,144 @@ TEST_F(Fixture, PageCacheServesAnonymousPagesUntilTheDatabaseChanges) {
   EXPECT_NE(again->body.find(">1</span><span>members"), std::string::npos);
 }
 
+// Under mail traffic the database changes all the time (deliveries, other lists, other
+// months): an archive page is kept as long as what it shows is the same, and dropped as soon as
+// a post lands on it or the list's settings change.
+TEST_F(Fixture, PageCacheKeepsArchivePagesThatUnrelatedCommitsLeaveAlone) {
+  const std::string base = "/lists/mi_lista@lists.mired.org/archive";
+  const std::string month = base + "/2026-12", msg = base + "/msg/1";
+  archive_row(*db, list, 1, 1796119200, "December post");
+  auto cur = cfg.archive_dir() / list.address() / "cur";
+  std::filesystem::create_directories(cur);
+  write_durable(cur, cur, "y", {"From: ana@mired.org\nSubject: December post\n\nHola.\n"});
+  for (const auto& t : {month, msg, base}) ASSERT_EQ(call("GET", t).status, 200) << t;
+  auto all_cached = [&](std::initializer_list<std::string> targets) {
+    for (const auto& t : targets)
+      if (!app->cached(get_request(t))) return false;
+    return true;
+  };
+  ASSERT_TRUE(all_cached({month, msg, base}));
+  // A post to another list, a commit to another table: all three stay.
+  archive_row(*db, other, 1, 1796119200, "Another list");
+  SQLite::Statement(*db, "UPDATE people SET display_name = 'x' WHERE email = 'carol@mired.org'").exec();
+  EXPECT_TRUE(all_cached({month, msg, base}));
+  // A post to another month of this list: the month page and the message stay; the index
+  // (counts per month) is dropped.
+  archive_row(*db, list, 2, 1793527200, "November post");
+  EXPECT_TRUE(all_cached({month, msg}));
+  EXPECT_FALSE(app->cached(get_request(base)));
+  // A post to this month: dropped, and the next render shows it.
+  archive_row(*db, list, 3, 1796119300, "Second December post");
+  EXPECT_FALSE(app->cached(get_request(month)));
+  EXPECT_TRUE(all_cached({msg}));
+  auto r = call("GET", month);
+  EXPECT_NE(r.body.find("Second December post"), std::string::npos);
+  EXPECT_NE(app->cached(get_request(month))->text().find("Second December post"), std::string::npos);
+  // The same, answered by a worker (handle) rather than the event loop.
+  archive_row(*db, other, 2, 1796119200, "Another list again");
+  auto hits = app->page_cache_stats().hits;
+  EXPECT_EQ(call("GET", month).text(), r.body);
+  EXPECT_EQ(app->page_cache_stats().hits, hits + 1);
+  // A settings change of the list drops its pages (here: one that shows nothing on them).
+  list.settings.max_message_size = 77;
+  Store(*db).save_settings(list);
+  EXPECT_FALSE(app->cached(get_request(month)));
+  EXPECT_FALSE(app->cached(get_request(msg)));
+  // A list deleted and made again under the same name: nothing of the old one is served.
+  ASSERT_EQ(call("GET", month).status, 200);
+  ASSERT_TRUE(app->cached(get_request(month)));
+  Store(*db).delete_list(list);
+  EXPECT_FALSE(app->cached(get_request(month)));
+  list = Store(*db).create_list("mi_lista", "lists.mired.org", "ana@mired.org");
+  EXPECT_FALSE(app->cached(get_request(month)));
+  r = call("GET", month);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.find("December post"), std::string::npos);
+}
+
+// A request that was waiting (for a worker, or for another worker's render of the same page)
+// when a render of its page ended takes that render, even if a post has landed since: the page
+// is then at most one render older than the request. Never across a change of the list's
+// settings (privacy), and never for a request that came after the render.
+TEST_F(Fixture, WaitingRequestsTakeTheRenderThatEndedWhileTheyWaited) {
+  const std::string month = "/lists/mi_lista@lists.mired.org/archive/2026-12";
+  archive_row(*db, list, 1, 1796119200, "First post");
+  auto waiting = get_request(month);
+  waiting.received = std::chrono::steady_clock::now();
+  ASSERT_EQ(call("GET", month).status, 200);  // the render that ends while `waiting` waits
+  archive_row(*db, list, 2, 1796119300, "Later post");
+  auto r = app->handle(waiting);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.text().find("First post"), std::string::npos);
+  EXPECT_EQ(r.text().find("Later post"), std::string::npos);
+  // Taken once: the copy is not confirmed for the new database state.
+  EXPECT_FALSE(app->cached(get_request(month)));
+  // A request that came after that render gets a new one.
+  auto late = get_request(month);
+  late.received = std::chrono::steady_clock::now();
+  r = app->handle(late);
+  EXPECT_NE(r.text().find("Later post"), std::string::npos);
+  // Settings changed (the archive made private) while a request waited: no old copy for it.
+  auto waiting2 = get_request(month);
+  waiting2.received = std::chrono::steady_clock::now() - std::chrono::seconds(5);
+  list.settings.archive_public = false;
+  Store(*db).save_settings(list);
+  r = app->handle(waiting2);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.text().find("Later post"), std::string::npos);
+}
+
+// The month page's rows (written by app.cpp, not the template engine): threads depth-first
+// with children by date, replies whose parent is in a loop still listed, everything escaped.
+TEST_F(Fixture, MonthPageThreadsEscapesAndKeepsReplyLoops) {
+  struct Row {
+    int uid;
+    const char* parent;
+    const char* subject;
+  };
+  const Row rows[] = {{1, "", "<script>root</script>"}, {2, "m1", "re 1"},   {3, "m2", "re 2"},  {4, "", "other"},
+                      {5, "m1", "re 1 again"},          {6, "m7", "loop a"}, {7, "m6", "loop b"}};
+  for (const auto& r : rows) {
+    SQLite::Statement q(*db,
+                        "INSERT INTO archive(list_id, uid, spool_id, message_id, date, received, from_name, from_addr, "
+                        "subject, in_reply_to, size, path) VALUES (?, ?, ?, ?, ?, ?, 'Ana <&>', 'ana@mired.org', ?, ?, "
+                        "100, 'x/cur/y')");
+    q.bind(1, list.id);
+    q.bind(2, r.uid);
+    q.bind(3, "s" + std::to_string(r.uid));
+    q.bind(4, "m" + std::to_string(r.uid));
+    q.bind(5, 1796119200 + r.uid * 60);
+    q.bind(6, 1796119200 + r.uid * 60);
+    q.bind(7, r.subject);
+    q.bind(8, r.parent);
+    q.exec();
+  }
+  auto listed = [&](const std::string& target) {
+    auto r = call("GET", target);
+    EXPECT_EQ(r.status, 200);
+    std::string out;
+    std::regex li("<li class=\"d(\\d)\"><a href=\"/lists/mi_lista@lists.mired.org/archive/msg/(\\d+)\">");
+    for (std::sregex_iterator it(r.body.begin(), r.body.end(), li), end; it != end; ++it)
+      out += (*it)[2].str() + ":" + (*it)[1].str() + " ";
+    EXPECT_EQ(r.body.find("<script>root"), std::string::npos);
+    EXPECT_NE(r.body.find("&lt;script&gt;root&lt;/script&gt;</a> <span class=\"meta\">Ana &lt;&amp;&gt; \xC2\xB7 "),
+              std::string::npos);
+    EXPECT_NE(r.body.find("(7 messages)"), std::string::npos);
+    return out;
+  };
+  EXPECT_EQ(listed("/lists/mi_lista@lists.mired.org/archive/2026-12"), "1:0 2:1 3:2 5:1 4:0 6:0 7:1 ");
+  EXPECT_EQ(listed("/lists/mi_lista@lists.mired.org/archive/2026-12?sort=date"), "1:0 2:0 3:0 4:0 5:0 6:0 7:0 ");
+  // A site's own template that iterates `rows` (as before rows_html) gets the same rows.
+  auto tpl = dir.path() / "tpl" / "web";
+  std::filesystem::create_directories(tpl);
+  write_durable(tpl, tpl, "archive_month.html.mustache",
+                {"({{count}} messages)\n{{#rows}}<li class=\"d{{depth}}\"><a href=\"/lists/{{list_enc}}/archive/msg/"
+                 "{{uid}}\">{{subject}}</a> <span class=\"meta\">{{from}} \xC2\xB7 {{date}}</span></li>\n{{/rows}}"});
+  Templates own(dir.path() / "tpl");
+  app = std::make_unique<App>(cfg, own);
+  EXPECT_EQ(listed("/lists/mi_lista@lists.mired.org/archive/2026-12"), "1:0 2:1 3:2 5:1 4:0 6:0 7:1 ");
+}
+
 TEST_F(Fixture, PageCacheNeverServesLoggedInOrPrivatePages) {
   const std::string month = "/lists/mi_lista@lists.mired.org/archive/2026-12";
   archive_row(*db, list, 1, 1796119200, "Members only post");

@@ -1,6 +1,10 @@
 // web_page_cache_test.cpp - the page cache on its own: token holes, entity tags, generations,
-// expiry and the byte bound (least recently used out first).
+// revalidation by validator, expiry and the byte bound (least recently used out first); one
+// render at a time per key (SingleFlight).
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 
 #include "web-admin/page_cache.hpp"
 
@@ -87,4 +91,72 @@ TEST(PageCache, BoundedInBytesLeastRecentlyUsedFirstOut) {
   EXPECT_EQ(cache.get("/big", 1), nullptr);
   cache.clear();
   EXPECT_EQ(cache.stats().bytes, 0u);
+}
+
+TEST(PageCache, AnotherGenerationKeepsAPageWhoseValidatorStillHolds) {
+  using V = PageCache::Validity;
+  PageCache cache(1 << 20);
+  auto p = page("A", 3);
+  p->validator = "list|m10/99";
+  cache.put("/a", p);
+  int asked = 0;
+  auto check = [&](const std::string& now, V otherwise = V::no) {
+    return [&asked, now, otherwise](const CachedPage& c) { return ++asked, c.validator == now ? V::good : otherwise; };
+  };
+  // The database moved on (generation 4) but not what the page shows: kept, now good at 4.
+  auto hit = cache.get("/a", 4, check("list|m10/99"));
+  ASSERT_NE(hit, nullptr);
+  EXPECT_EQ(hit->body, "A");
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(hit->generation.load(), 4u);
+  EXPECT_NE(cache.get("/a", 4, check("list|m11/100")), nullptr);  // good at 4 already: not asked again
+  EXPECT_EQ(asked, 1);
+  // An older generation asking does not move it back.
+  EXPECT_NE(cache.get("/a", 2, check("list|m10/99")), nullptr);
+  EXPECT_EQ(hit->generation.load(), 4u);
+  // What it shows changed: a miss, but the copy stays (a caller may still take it once, as the
+  // render it waited for; a new render replaces it).
+  EXPECT_EQ(cache.get("/a", 5, check("list|m11/100")), nullptr);
+  EXPECT_EQ(asked, 3);
+  EXPECT_EQ(cache.stats().entries, 1u);
+  EXPECT_NE(cache.get("/a", 5, check("list|m11/100", V::serve_once)), nullptr);
+  EXPECT_EQ(hit->generation.load(), 4u);  // served once, not confirmed
+  EXPECT_EQ(cache.get("/a", 5, check("list|m11/100")), nullptr);
+  // Without a validator (or without a check), another generation drops the page as before.
+  cache.put("/b", page("B", 3));
+  EXPECT_EQ(cache.get("/b", 4, check("")), nullptr);
+  auto v = page("C", 3);
+  v->validator = "x";
+  cache.put("/c", v);
+  EXPECT_EQ(cache.get("/c", 4), nullptr);
+  // An expired page is dropped even if its validator holds.
+  auto e = page("D", 3);
+  e->validator = "list|m10/99";
+  e->expires = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  cache.put("/d", e);
+  EXPECT_EQ(cache.get("/d", 4, check("list|m10/99")), nullptr);
+  auto s = cache.stats();
+  EXPECT_EQ(s.entries, 1u);  // "/a"
+  EXPECT_EQ(s.hits, 4u);
+}
+
+TEST(SingleFlight, OneRenderPerKeyTheOthersWait) {
+  SingleFlight flights;
+  auto first = flights.enter("/a", std::chrono::milliseconds(1000));
+  ASSERT_NE(first, nullptr);
+  EXPECT_NE(flights.enter("/b", std::chrono::milliseconds(0)), nullptr);   // another key: no wait
+  EXPECT_EQ(flights.enter("/a", std::chrono::milliseconds(20)), nullptr);  // waited, still busy
+  std::atomic<bool> released{false}, entered{false};
+  std::thread waiter([&] {
+    auto t = flights.enter("/a", std::chrono::milliseconds(10000));
+    entered = t != nullptr;
+    EXPECT_TRUE(released.load());  // only after the first ticket ended
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(entered.load());
+  released = true;
+  first.reset();
+  waiter.join();
+  EXPECT_TRUE(entered.load());
+  EXPECT_EQ(flights.busy(), 0u);
 }

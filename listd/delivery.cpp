@@ -446,37 +446,36 @@ void DeliveryRunner::commit_outcomes(const JobInfo& job, const std::vector<JobRe
 }
 
 void DeliveryRunner::finish_job(std::int64_t job_id) {
-  {
-    // Read first: a job this pass left as it was needs no write (a backlog of deferred jobs
-    // behind a smarthost that is down would otherwise cost one fsynced commit each per pass).
-    SQLite::Statement r(*db_,
-                        "SELECT delivered = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 AND state = "
-                        "'delivered') AND deferred = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 AND "
-                        "state = 'deferred') AND failed = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
-                        "AND state = 'failed') AND NOT (total = delivered + failed AND fill_cursor < 0) FROM "
-                        "delivery_jobs WHERE id = ?1");
-    r.bind(1, job_id);
-    if (!r.executeStep() || r.getColumn(0).getInt() != 0) return;
-  }
   WriteTx tx(*db_);
-  SQLite::Statement q(
-      *db_,
-      "UPDATE delivery_jobs SET delivered = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
-      "AND state = 'delivered'), deferred = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
-      "AND state = 'deferred'), failed = (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 "
-      "AND state = 'failed') WHERE id = ?1 RETURNING total, delivered + failed, message_path, kind, fill_cursor");
+  SQLite::Statement q(*db_,
+                      "SELECT (SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 AND state = 'delivered'), "
+                      "(SELECT count(*) FROM delivery_recipients WHERE job_id = ?1 AND state = 'deferred'), (SELECT "
+                      "count(*) FROM delivery_recipients WHERE job_id = ?1 AND state = 'failed'), delivered, "
+                      "deferred, failed, total, fill_cursor, message_path, kind FROM delivery_jobs WHERE id = ?1");
   q.bind(1, job_id);
   if (!q.executeStep()) return;
-  bool done = q.getColumn(0).getInt64() == q.getColumn(1).getInt64() && q.getColumn(4).getInt64() < 0;
-  std::string path = q.getColumn(2).getString();
-  std::string kind = q.getColumn(3).getString();
+  std::int64_t delivered = q.getColumn(0).getInt64(), deferred = q.getColumn(1).getInt64(),
+               failed = q.getColumn(2).getInt64();
+  bool done = q.getColumn(6).getInt64() == delivered + failed && q.getColumn(7).getInt64() < 0;
+  bool changed = delivered != q.getColumn(3).getInt64() || deferred != q.getColumn(4).getInt64() ||
+                 failed != q.getColumn(5).getInt64();
+  std::string path = q.getColumn(8).getString();
+  std::string kind = q.getColumn(9).getString();
   q.reset();
-  if (done) {
-    SQLite::Statement d(*db_, "UPDATE delivery_jobs SET done = 1, done_at = ? WHERE id = ?");
-    d.bind(1, now_unix());
-    d.bind(2, job_id);
-    d.exec();
-  }
+  // A job this pass left as it was writes nothing: the commit of an unchanged transaction
+  // costs no fsync (a backlog deferred behind a dead smarthost would cost one per job a pass).
+  if (!done && !changed) return;
+  SQLite::Statement u(*db_,
+                      "UPDATE delivery_jobs SET delivered = ?, deferred = ?, failed = ?, done = ?, done_at = CASE WHEN "
+                      "? THEN ? ELSE done_at END WHERE id = ?");
+  u.bind(1, delivered);
+  u.bind(2, deferred);
+  u.bind(3, failed);
+  u.bind(4, done ? 1 : 0);
+  u.bind(5, done ? 1 : 0);
+  u.bind(6, now_unix());
+  u.bind(7, job_id);
+  u.exec();
   tx.commit();
   if (done) {
     log_event(LogLevel::info, "job-done", {{"job", std::to_string(job_id)}, {"kind", kind}});

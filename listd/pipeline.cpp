@@ -157,7 +157,8 @@ std::size_t Processor::process_batch(const std::vector<std::string>& ids, std::s
     for (; ran < k; ++ran) {
       if (ran > 0 && stop && stop->load()) break;
       const auto& id = ids[from + ran];
-      if (run_counted(id, 1, true)) {
+      ProcessResult r;
+      if (run_counted(id, 1, true, r)) {
         forget_attempt(*db_, id);
         finished.push_back(id);
       }
@@ -243,16 +244,14 @@ ProcessResult Processor::process(const std::string& spool_id) {
     attempts = q.getColumn(0).getInt();
   }
   ProcessResult r;
-  if (run_counted(spool_id, attempts, false, &r)) {
+  if (run_counted(spool_id, attempts, false, r)) {
     spool_.remove(spool_id);
     forget_attempt(*db_, spool_id);
   }
   return r;
 }
 
-bool Processor::run_counted(const std::string& spool_id, int attempts, bool in_batch, ProcessResult* result) {
-  ProcessResult scratch;
-  ProcessResult& out = result ? *result : scratch;
+bool Processor::run_counted(const std::string& spool_id, int attempts, bool in_batch, ProcessResult& out) {
   // The file is moved to bad/ first, then the row and the owners' notice commit together: a
   // crash in between leaves the entry safe in bad/ (unmarked, unannounced), never lost.
   auto set_aside = [&](const std::string& why, const SpoolEntry* entry) {

@@ -49,10 +49,10 @@ class Processor {
   // ones shares one transaction, one syncfs and one spool directory fsync; an entry tried
   // before goes alone (process). Returns how many entries it took (at least 1).
   std::size_t process_batch(const std::vector<std::string>& ids, std::size_t from, const std::atomic<bool>* stop);
-  // run_counted - route/rules/effects of an entry whose try is counted; true when its
+  // run_counted - route/rules/effects of an entry whose try is counted, its outcome in `out`; true when its
   // effects are in the (possibly enclosing) transaction and its spool file can go once that
   // commits. In a batch, a resource fault is rethrown (the batch is abandoned).
-  bool run_counted(const std::string& spool_id, int attempts, bool in_batch, ProcessResult* result = nullptr);
+  bool run_counted(const std::string& spool_id, int attempts, bool in_batch, ProcessResult& out);
   ProcessResult process_entry(const SpoolEntry& e);
   void mark_processed(const std::string& spool_id, const ProcessResult& r);
   // notify_set_aside - tell the owners of the entry's list (rate-limited); never throws.

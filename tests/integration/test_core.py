@@ -152,6 +152,41 @@ class CoreTest(unittest.TestCase):
         self.assertIn("ev=stopped", self.l.log())
 
 
+class KeepDeliveredTest(unittest.TestCase):
+    """[relay] keep_delivered: the daemon deletes a finished job's delivered-recipient rows
+    once they are that old; the job's counts (listctl queue --all) stay."""
+
+    def tearDown(self):
+        self.l.cleanup()
+
+    def post(self, n):
+        msg = POST.replace(b"hola-1@", b"keep-%d@" % n)
+        p = self.l.listctl("inject", "mi_lista@lists.mired.org", "--sender", "ana@mired.org", stdin=msg)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_zero_purges_rows_after_the_job_is_done_counts_stay(self):
+        self.l = Listd("keep_delivered = 0\n")
+        self.l.demo()
+        self.l.start()
+        self.post(1)
+        wait_for(lambda: self.l.sql("SELECT done, purged FROM delivery_jobs") == [(1, 1)], what="job done and purged")
+        self.assertEqual(self.l.sql("SELECT count(*) FROM delivery_recipients"), [(0,)])
+        self.assertEqual(len(self.l.outbox()), 2)
+        row = [line.split() for line in self.l.listctl("queue", "--all", check=True).stdout.decode().splitlines()][1]
+        self.assertEqual(row[1:7], ["mi_lista@lists.mired.org", "post", "2", "2", "0", "0"])  # total, delivered
+
+    def test_default_keeps_a_fresh_jobs_rows(self):
+        self.l = Listd()
+        self.l.demo()
+        self.l.start()
+        self.post(2)
+        wait_for(lambda: self.l.sql("SELECT done FROM delivery_jobs") == [(1,)], what="job done")
+        self.l.stop()  # a pass after the job finished has run (the job is marked done in it)
+        self.assertEqual(self.l.sql("SELECT state, count(*) FROM delivery_recipients GROUP BY state"),
+                         [("delivered", 2)])
+        self.assertEqual(self.l.sql("SELECT purged FROM delivery_jobs"), [(0,)])
+
+
 class CliTest(unittest.TestCase):
     def setUp(self):
         self.l = Listd()

@@ -157,6 +157,11 @@ TEST(RelayConfig, KeysAndErrors) {
   EXPECT_THROW(parse_config("[relay]\nresolver = dns.example:53\n", "/x.conf"), ConfigError);
   EXPECT_THROW(parse_config("[relay]\nmx_port = 0\n", "/x.conf"), ConfigError);
   EXPECT_THROW(parse_config("[relay]\ncommand_timeout = 0\n", "/x.conf"), ConfigError);
+  EXPECT_EQ(parse_config("", "/x.conf").relay.keep_delivered, 86400u);
+  EXPECT_EQ(parse_config("[relay]\nkeep_delivered = 0\n", "/x.conf").relay.keep_delivered, 0u);
+  EXPECT_THROW(parse_config("[relay]\nkeep_delivered = -1\n", "/x.conf"), ConfigError);
+  EXPECT_THROW(parse_config("[relay]\nkeep_delivered = 31536001\n", "/x.conf"), ConfigError);
+  EXPECT_THROW(parse_config("[relay]\nkeep_delivered = 1d\n", "/x.conf"), ConfigError);
 }
 
 // --- personalize = footer | full: segments (listd/relay_personalize.hpp) -----------------------

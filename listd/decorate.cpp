@@ -120,7 +120,18 @@ Parsed parse_message(const std::string& lf) {
   p.stream.reset(g_mime_stream_mem_new_with_buffer(lf.data(), lf.size()));
   p.parser.reset(g_mime_parser_new_with_stream(p.stream.get()));
   p.msg.reset(g_mime_parser_construct_message(p.parser.get(), nullptr));
-  if (p.msg && message_header_count(p.msg.get()) == 0) p.msg.reset();
+  if (!p.msg) return p;
+  // GMime keeps a line like ": value" as a header without a name; written back it is no
+  // header at all, and at the top of a message whose other fields moved (a wrapped body)
+  // it leaves a message no parser reads. Such a line carries nothing: drop it.
+  for (GMimeObject* obj : {GMIME_OBJECT(p.msg.get()), g_mime_message_get_mime_part(p.msg.get())}) {
+    GMimeHeaderList* hl = obj ? g_mime_object_get_header_list(obj) : nullptr;
+    for (int i = hl ? g_mime_header_list_get_count(hl) - 1 : -1; i >= 0; --i) {
+      const char* name = g_mime_header_get_name(g_mime_header_list_get_header_at(hl, i));
+      if (name == nullptr || *name == '\0') g_mime_header_list_remove_at(hl, i);
+    }
+  }
+  if (message_header_count(p.msg.get()) == 0) p.msg.reset();
   return p;
 }
 
